@@ -1,0 +1,1 @@
+"""sealkit runtime plugin for k0s."""

@@ -1,0 +1,280 @@
+"""The k3s runtime: ``k3s server`` on masters (embedded etcd), ``k3s agent`` on workers.
+
+Written against k3s's documented interface (docs.k3s.io): the binary from the cluster image's ``bin/k3s``,
+configuration in ``/etc/rancher/k3s/config.yaml`` (keys are the CLI flag names), the systemd units the
+official install script writes (``k3s.service``, ``k3s-agent.service``, ``Type=notify``), mirrors in
+``/etc/rancher/k3s/registries.yaml``, custom CA files pre-placed in ``/var/lib/rancher/k3s/server/tls``
+before the first start, and the admin kubeconfig in ``/etc/rancher/k3s/k3s.yaml``.
+
+The join token is made by sealkit in the secure form ``K10<sha256(server-ca.crt)>::server:<secret>``, so
+every joining node pins our CA, and it reaches hosts only as a 0600 file (``token-file``), never in argv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from sealkit import hostops
+from sealkit.context import Endpoint, RuntimeInfo
+from sealkit.hookspecs import hookimpl
+from sealkit.pki.model import Layout
+from sealkit.state import atomic_write
+from sealkit_k3s import certs
+
+if TYPE_CHECKING:
+    from sealkit.context import ClusterContext, HostRef, RegistryInfo
+    from sealkit.pki.model import FileSpec
+
+BIN = "/usr/local/bin/k3s"
+CONFIG = "/etc/rancher/k3s/config.yaml"
+KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
+DATA_DIR = "/var/lib/rancher/k3s"
+TOKEN_FILE = "/var/lib/sealkit/k3s/token"
+SERVER_UNIT = "k3s.service"
+AGENT_UNIT = "k3s-agent.service"
+AIRGAP_DIR = f"{DATA_DIR}/agent/images"
+READY_TIMEOUT = 300
+
+_UNIT = """\
+# written by sealkit (runtime k3s); the same unit the k3s install script writes
+[Unit]
+Description=Lightweight Kubernetes
+Documentation=https://k3s.io
+Wants=network-online.target
+After=network-online.target
+
+[Install]
+WantedBy=multi-user.target
+
+[Service]
+Type=notify
+EnvironmentFile=-/etc/default/%N
+KillMode=process
+Delegate=yes
+LimitNOFILE=1048576
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+TimeoutStartSec=0
+Restart=always
+RestartSec=5s
+ExecStartPre=-/sbin/modprobe br_netfilter
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart={bin} {mode}
+"""
+
+
+def unit_text(mode: str) -> str:
+    return _UNIT.format(bin=BIN, mode=mode)
+
+
+def server_config(ctx: ClusterContext, host: HostRef, *, first: bool) -> dict[str, object]:
+    """``config.yaml`` of a server; pure, so it is checked by unit tests against k3s's flag names."""
+    ep = ctx.endpoint()
+    sans = sorted(
+        {
+            ep.host,
+            host.ip,
+            host.name,
+            *ctx.cluster.certs.extra_sans,
+            *(m.ip for m in ctx.cluster.masters),
+        }
+    )
+    cfg: dict[str, object] = {
+        "node-ip": host.ip,
+        "node-name": host.name,
+        "token-file": TOKEN_FILE,
+        "tls-san": sans,
+        "cluster-cidr": ctx.cluster.network.pod_cidr,
+        "service-cidr": ctx.cluster.network.service_cidr,
+        "cluster-domain": ctx.cluster.network.dns_domain,
+        "write-kubeconfig-mode": "0600",
+    }
+    if first:
+        cfg["cluster-init"] = True
+    else:
+        cfg["server"] = f"https://{ctx.first_master.ip}:{ctx.runtime.apiserver_port}"
+    return cfg
+
+
+def agent_config(ctx: ClusterContext, host: HostRef) -> dict[str, object]:
+    """``config.yaml`` of an agent: it joins through the HA endpoint (k3s balances to all servers)."""
+    return {
+        "server": ctx.endpoint().url(),
+        "token-file": TOKEN_FILE,
+        "node-ip": host.ip,
+        "node-name": host.name,
+    }
+
+
+def join_token(ctx: ClusterContext) -> str:
+    """The cluster's secure token; the secret is made once and kept in the cluster state (0600)."""
+    path = Path(ctx.state.dir) / "secrets" / "k3s-token"
+    if path.exists():
+        secret = path.read_text().strip()
+    else:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = secrets.token_hex(24)
+        atomic_write(path, secret + "\n", 0o600)
+    ca_pem = ctx.pki.get_ca(certs.SERVER_CA.name).cert_pem
+    return f"K10{hashlib.sha256(ca_pem).hexdigest()}::server:{secret}"
+
+
+def _dump(cfg: dict[str, object]) -> str:
+    return "# written by sealkit (runtime k3s)\n" + yaml.safe_dump(cfg, sort_keys=True)
+
+
+class Runtime:
+    """Hook implementations of the k3s runtime."""
+
+    @hookimpl
+    def sealkit_runtime_info(self) -> RuntimeInfo:
+        return RuntimeInfo(
+            name="k3s",
+            default_ha="native",
+            binaries=("k3s",),
+            master_ports=(6443, 2379, 2380, 10250),
+            node_ports=(10250,),
+            description="k3s server/agent with embedded etcd; custom CA pre-placed",
+        )
+
+    @hookimpl
+    def sealkit_cert_specs(self, ctx: ClusterContext, host: HostRef) -> Layout:
+        return certs.cert_layout(ctx.layout_input(host))
+
+    @hookimpl
+    def sealkit_registry_mirror_config(
+        self, ctx: ClusterContext, host: HostRef, registry: RegistryInfo
+    ) -> list[FileSpec]:
+        from sealkit.registry import mirrors
+        from sealkit.registry.hosts import REGISTRY_CA_PATH
+
+        upstreams = mirrors.upstreams_for(ctx.cluster.images)
+        return mirrors.k3s_files(registry, upstreams, REGISTRY_CA_PATH)
+
+    @hookimpl
+    def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
+        hostops.install_binary(host, ctx.remote_rootfs, "k3s")
+        root = shlex.quote(ctx.remote_rootfs)
+        # air-gap images shipped in the cluster image (k3s-airgap-images-<arch>.tar[.zst]) are imported by
+        # k3s at start from agent/images
+        host.conn.run(
+            f'for f in {root}/images/k3s-airgap-images-*; do [ -e "$f" ] || continue; '
+            f'mkdir -p {AIRGAP_DIR} && cp -u "$f" {AIRGAP_DIR}/; done',
+            timeout=600,
+        )
+        hostops.write_file(host, TOKEN_FILE, join_token(ctx) + "\n", 0o600)
+
+    def _start(self, ctx: ClusterContext, host: HostRef, cfg: dict[str, object], mode: str) -> None:
+        unit = SERVER_UNIT if mode == "server" else AGENT_UNIT
+        changed = hostops.write_file(host, CONFIG, _dump(cfg), 0o600)
+        changed = hostops.write_unit(host, unit, unit_text(mode)) or changed
+        hostops.start_or_restart(host, unit, changed=changed, timeout=READY_TIMEOUT)
+
+    def _wait_node(self, ctx: ClusterContext, server: HostRef, node: HostRef) -> None:
+        hostops.wait_until(
+            server,
+            f"{BIN} kubectl get node {shlex.quote(node.name)} -o name",
+            what=f"node {node.name} registered",
+            timeout=READY_TIMEOUT,
+        )
+
+    @hookimpl
+    def sealkit_init_cluster(self, ctx: ClusterContext, host: HostRef) -> bool:
+        self._start(ctx, host, server_config(ctx, host, first=True), "server")
+        hostops.wait_until(
+            host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
+        )
+        self._wait_node(ctx, host, host)
+        return True
+
+    @hookimpl
+    def sealkit_join_master(self, ctx: ClusterContext, host: HostRef) -> bool:
+        self._start(ctx, host, server_config(ctx, host, first=False), "server")
+        self._wait_node(ctx, ctx.first_master, host)
+        return True
+
+    @hookimpl
+    def sealkit_join_node(self, ctx: ClusterContext, host: HostRef) -> bool:
+        self._start(ctx, host, agent_config(ctx, host), "agent")
+        self._wait_node(ctx, ctx.first_master, host)
+        return True
+
+    @hookimpl
+    def sealkit_drain_host(self, ctx: ClusterContext, host: HostRef) -> bool:
+        """Drain and delete the node from a master that stays; k3s then drops its etcd member."""
+        stays = next(m for m in ctx.masters if m.ip != host.ip and not m.facts.get("removed"))
+        name = shlex.quote(host.name)
+        stays.conn.run(
+            f"{BIN} kubectl drain {name} --ignore-daemonsets --delete-emptydir-data --force "
+            f"--timeout=120s && {BIN} kubectl delete node {name} --ignore-not-found",
+            timeout=300,
+        )
+        return True
+
+    @hookimpl
+    def sealkit_reset_host(self, ctx: ClusterContext, host: HostRef) -> None:
+        """What k3s-killall.sh and k3s-uninstall.sh do, limited to what sealkit installed."""
+        for unit in (SERVER_UNIT, AGENT_UNIT):
+            hostops.remove_unit(host, unit)
+        hostops.remove_paths(
+            host,
+            "/run/k3s",
+            "/var/lib/kubelet",
+            DATA_DIR,
+            "/etc/rancher/k3s",
+            "/var/lib/sealkit/k3s",
+            "/run/flannel",
+            "/var/lib/cni",
+        )
+        host.conn.run(f"rm -f {BIN} /usr/local/bin/k3s.sealkit-new", timeout=60)
+
+    @hookimpl
+    def sealkit_upgrade_host(
+        self, ctx: ClusterContext, host: HostRef, from_version: str, to_version: str
+    ) -> bool:
+        """k3s upgrade = replace the binary and restart; servers first (the engine orders hosts)."""
+        changed = hostops.install_binary(host, ctx.remote_rootfs, "k3s")
+        unit = SERVER_UNIT if host.is_master else AGENT_UNIT
+        if changed:
+            hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)
+        hostops.wait_until(
+            ctx.first_master if not host.is_master else host,
+            f"{BIN} kubectl get node {shlex.quote(host.name)} "
+            "-o jsonpath='{.status.nodeInfo.kubeletVersion}' | grep -qF "
+            f"{shlex.quote(to_version.split('+')[0])}",
+            what=f"node {host.name} at {to_version}",
+            timeout=READY_TIMEOUT,
+        )
+        return True
+
+    @hookimpl
+    def sealkit_get_kubeconfig(self, ctx: ClusterContext) -> str:
+        first = ctx.first_master
+        text = first.conn.run(f"cat {KUBECONFIG}", timeout=30).stdout
+        return text.replace(
+            "https://127.0.0.1:6443", Endpoint(first.ip, ctx.runtime.apiserver_port).url()
+        )
+
+    @hookimpl
+    def sealkit_runtime_version(self, ctx: ClusterContext, host: HostRef) -> str | None:
+        res = host.conn.run(f"{BIN} --version", check=False, timeout=30)
+        if res.rc != 0:
+            return None
+        words = res.stdout.split()
+        return words[2] if len(words) > 2 and words[1] == "version" else res.stdout.strip()
+
+    @hookimpl
+    def sealkit_restart_after_certs(self, ctx: ClusterContext, host: HostRef) -> None:
+        unit = SERVER_UNIT if host.is_master else AGENT_UNIT
+        hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)
+
+    @hookimpl
+    def sealkit_host_checks(self, ctx: ClusterContext) -> list[str]:
+        return [str(Path(__file__).with_name("checks") / "k3s_host_checks.py")]

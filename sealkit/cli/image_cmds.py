@@ -1,0 +1,198 @@
+"""Cluster image verbs: build, images, inspect, tag, rmi, save, load, push, pull."""
+
+from __future__ import annotations
+
+import click
+
+from sealkit.cli.app import App, output_option, pass_app
+from sealkit.cli.render import emit
+
+
+def _store():
+    from sealkit.image import default_store
+
+    return default_store()
+
+
+_registry_opts = [
+    click.option("--insecure", is_flag=True, help="Plain http to the registry (no TLS)."),
+    click.option(
+        "--ca-file",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="CA bundle that signs the registry's certificate.",
+    ),
+    click.option("--username", default=None, envvar="SEALKIT_REGISTRY_USER"),
+    click.option(
+        "--password",
+        default=None,
+        envvar="SEALKIT_REGISTRY_PASSWORD",
+        help="Prefer $SEALKIT_REGISTRY_PASSWORD: argv is visible in ps.",
+    ),
+]
+
+
+def _with_registry_opts(f):
+    for opt in reversed(_registry_opts):
+        f = opt(f)
+    return f
+
+
+@click.command("build")
+@click.option(
+    "-f",
+    "--file",
+    "kubefile",
+    default="Kubefile",
+    show_default=True,
+    help="Kubefile, relative to CONTEXT unless absolute.",
+)
+@click.option("-t", "--tag", required=True, help="NAME:TAG of the image.")
+@click.option("--platform", default=None, help="linux/amd64,linux/arm64 (default: this machine).")
+@click.option(
+    "--images-from",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Take container images from this local OCI layout instead of a registry.",
+)
+@click.argument("context", type=click.Path(exists=True, file_okay=False), default=".")
+@output_option
+@pass_app
+def build_cmd(
+    app: App, kubefile: str, tag: str, platform: str | None, images_from: str | None, context: str
+) -> None:
+    """Build a cluster image from a Kubefile (Dockerfile syntax)."""
+    from pathlib import Path
+
+    ctx_dir = Path(context)
+    kf = Path(kubefile) if Path(kubefile).is_absolute() else ctx_dir / kubefile
+    platforms = platform.split(",") if platform else None
+    digest = _store().build(
+        kf,
+        ctx_dir,
+        tag,
+        platforms=platforms,
+        images_from=Path(images_from) if images_from else None,
+    )
+    emit({"image": tag, "digest": digest}, app.output)
+
+
+@click.command("images")
+@output_option
+@pass_app
+def images_cmd(app: App) -> None:
+    """List cluster images in the local store."""
+    from dataclasses import asdict
+
+    rows = [asdict(s) for s in _store().list()]
+    for row in rows:
+        row["digest"] = row["digest"][:19] if app.output == "table" else row["digest"]
+    emit(rows, app.output, columns=["name", "tag", "digest", "size", "created", "platforms"])
+
+
+@click.command("inspect")
+@click.argument("ref")
+@output_option
+@pass_app
+def inspect_cmd(app: App, ref: str) -> None:
+    """Show an image's manifest, config and labels."""
+    emit(_store().inspect(ref), "json" if app.output == "table" else app.output)
+
+
+@click.command("tag")
+@click.argument("src")
+@click.argument("dst")
+def tag_cmd(src: str, dst: str) -> None:
+    """Give an image another name."""
+    _store().tag(src, dst)
+
+
+@click.command("rmi")
+@click.argument("refs", nargs=-1, required=True)
+def rmi_cmd(refs: tuple[str, ...]) -> None:
+    """Remove images (blobs no other image uses are deleted)."""
+    store = _store()
+    for ref in refs:
+        store.rmi(ref)
+
+
+@click.command("save")
+@click.option("-o", "--output", "path", required=True, type=click.Path(dir_okay=False))
+@click.argument("refs", nargs=-1, required=True)
+def save_cmd(path: str, refs: tuple[str, ...]) -> None:
+    """Write images to an OCI archive (tar)."""
+    from pathlib import Path
+
+    _store().save(list(refs), Path(path))
+
+
+@click.command("load")
+@click.option("-i", "--input", "path", required=True, type=click.Path(exists=True, dir_okay=False))
+@pass_app
+def load_cmd(app: App, path: str) -> None:
+    """Load images from an OCI archive."""
+    from pathlib import Path
+
+    emit({"loaded": _store().load(Path(path))}, app.output)
+
+
+@click.command("push")
+@_with_registry_opts
+@click.argument("ref")
+@click.argument("dest", required=False)
+@output_option
+@pass_app
+def push_cmd(
+    app: App,
+    ref: str,
+    dest: str | None,
+    insecure: bool,
+    ca_file: str | None,
+    username: str | None,
+    password: str | None,
+) -> None:
+    """Push an image to an OCI/Docker v2 registry (blobs it has are skipped)."""
+    digest = _store().push(
+        ref, dest or ref, insecure=insecure, ca_file=ca_file, username=username, password=password
+    )
+    emit({"pushed": dest or ref, "digest": digest}, app.output)
+
+
+@click.command("pull")
+@_with_registry_opts
+@click.option("--platform", default=None, help="Only this platform (default: all in the index).")
+@click.argument("ref")
+@output_option
+@pass_app
+def pull_cmd(
+    app: App,
+    ref: str,
+    insecure: bool,
+    ca_file: str | None,
+    username: str | None,
+    password: str | None,
+    platform: str | None,
+) -> None:
+    """Pull an image (by tag or digest) into the local store, verifying every digest."""
+    digest = _store().pull(
+        ref,
+        insecure=insecure,
+        ca_file=ca_file,
+        username=username,
+        password=password,
+        platform=platform,
+    )
+    emit({"pulled": ref, "digest": digest}, app.output)
+
+
+COMMANDS = [
+    build_cmd,
+    images_cmd,
+    inspect_cmd,
+    tag_cmd,
+    rmi_cmd,
+    save_cmd,
+    load_cmd,
+    push_cmd,
+    pull_cmd,
+]

@@ -1,0 +1,166 @@
+"""The certs phase and ``sealkit cert``: the runtime says what it needs, the PKI signs, hosts get files.
+
+The CAs live on the controller (cluster state, 0600) and are never regenerated; a host whose CA differs
+from the controller's is refused, because overwriting it would break that host's cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from sealkit.context import ClusterContext, HostRef
+from sealkit.engine.session import Options, open_context, select_runtime
+from sealkit.errors import UsageError
+from sealkit.pki.check import inspect_cert, same_ca
+from sealkit.pki.model import FileSpec, Layout
+from sealkit.state import ClusterState
+
+log = logging.getLogger("sealkit.certs")
+
+
+def host_layout(ctx: ClusterContext, host: HostRef) -> Layout | None:
+    """The runtime's layout for ``host`` (None: the runtime places no certificates there)."""
+    return ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=host)
+
+
+def render_host(ctx: ClusterContext, host: HostRef) -> list[FileSpec]:
+    layout = host_layout(ctx, host)
+    if layout is None:
+        return []
+    certs = ctx.cluster.certs
+    return ctx.pki.render(
+        layout, validity_days=certs.validity_days, ca_validity_days=certs.ca_validity_days
+    )
+
+
+def install_host_certs(ctx: ClusterContext, ip: str) -> None:
+    """Certs phase for one host: refuse a foreign CA, then put every file (content-addressed)."""
+    host = ctx.hosts[ip]
+    files = render_host(ctx, host)
+    if not files:
+        return
+    _refuse_foreign_ca(ctx, host)
+    ctx.pm.hook.sealkit_install_certs(ctx=ctx, host=host, files=files)
+
+
+def _refuse_foreign_ca(ctx: ClusterContext, host: HostRef) -> None:
+    layout = host_layout(ctx, host)
+    if layout is None:
+        return
+    for ca_spec in layout.cas:
+        if not ca_spec.cert_path:
+            continue
+        result = host.conn.run(f"cat {ca_spec.cert_path} 2>/dev/null || true", timeout=30)
+        remote = result.stdout.encode()
+        if not remote.strip():
+            continue
+        same_ca(ctx.pki.get_ca(ca_spec.name).cert_pem, remote, host=host.ip, path=ca_spec.cert_path)
+
+
+def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
+    """Fewest days left among the certificates the controller issued for ``ip`` (status column)."""
+    host = ctx.hosts.get(ip)
+    if host is None:
+        return None
+    files = [f for f in render_host(ctx, host) if f.path.endswith((".crt", ".pem"))]
+    days = [
+        inspect_cert(f.content, where=f.path).days_left
+        for f in files
+        if b"BEGIN CERTIFICATE" in f.content
+    ]
+    return min(days) if days else None
+
+
+# ------------------------------------------------------------------------------------ cert verbs
+def _open(options: Options):
+    state = ClusterState(options.cluster)
+    if not state.exists():
+        raise UsageError(f"no cluster named {options.cluster!r}")
+    saved = state.load_clusterfile()
+    runtime = select_runtime(options, saved, {})
+    return state, saved, runtime
+
+
+def check(options: Options) -> list[dict[str, Any]]:
+    """Read every certificate the runtime placed, from the hosts themselves, and report its expiry."""
+    from sealkit.engine.ops import _connect
+
+    state, saved, runtime = _open(options)
+    rows: list[dict[str, Any]] = []
+    with open_context(options, saved, state, runtime=runtime) as ctx:
+        _connect(ctx, saved.hosts, tolerate=True)
+        for host in ctx.hosts.values():
+            layout = host_layout(ctx, host)
+            if layout is None:
+                continue
+            paths = [c.cert_path for c in layout.certs] + [
+                c.cert_path for c in layout.cas if c.cert_path
+            ]
+            for path in sorted(set(paths)):
+                res = host.conn.run(f"cat {path}", check=False, timeout=30)
+                if res.rc != 0:
+                    rows.append(
+                        {
+                            "host": host.ip,
+                            "file": path,
+                            "subject": "MISSING",
+                            "not_after": "-",
+                            "days_left": None,
+                            "sans": [],
+                        }
+                    )
+                    continue
+                info = inspect_cert(res.stdout.encode(), where=f"{host.ip}:{path}")
+                rows.append(
+                    {
+                        "host": host.ip,
+                        "file": path,
+                        "subject": info.subject,
+                        "not_after": info.not_after.isoformat(),
+                        "days_left": info.days_left,
+                        "sans": [*info.dns_names, *info.ip_addresses],
+                    }
+                )
+    return rows
+
+
+def renew(options: Options, *, new_keys: bool) -> dict[str, Any]:
+    """Re-sign leaves (same or new keys), put them on every host, restart masters one at a time."""
+    from sealkit.engine.ops import _connect
+
+    state, saved, runtime = _open(options)
+    with state.lock(), open_context(options, saved, state, runtime=runtime) as ctx:
+        _connect(ctx, saved.hosts, tolerate=False)
+        layouts = [lay for h in ctx.hosts.values() if (lay := host_layout(ctx, h)) is not None]
+        renewed = ctx.pki.renew(layouts, new_keys=new_keys, validity_days=saved.certs.validity_days)
+        _distribute_and_restart(ctx)
+        return {"renewed": renewed, "new_keys": new_keys}
+
+
+def add_alt_names(options: Options, names: list[str]) -> dict[str, Any]:
+    """Add SANs to the apiserver certificates of a live cluster (saved in the Clusterfile)."""
+    from sealkit.engine.ops import _connect
+
+    state, saved, runtime = _open(options)
+    extra = [*saved.certs.extra_sans, *[n for n in names if n not in saved.certs.extra_sans]]
+    updated = replace(saved, certs=replace(saved.certs, extra_sans=extra))
+    with state.lock(), open_context(options, updated, state, runtime=runtime) as ctx:
+        _connect(ctx, updated.hosts, tolerate=False)
+        _distribute_and_restart(ctx)
+        state.save_clusterfile(updated)
+        return {"extra_sans": extra}
+
+
+def _distribute_and_restart(ctx: ClusterContext) -> None:
+    """Write changed files on every host; restart what the runtime says, one master at a time."""
+    changed: list[HostRef] = []
+    for host in ctx.hosts.values():
+        files = render_host(ctx, host)
+        sent = [host.conn.put(f.content, f.path, mode=f.mode) for f in files]
+        if any(sent):
+            changed.append(host)
+    for host in sorted(changed, key=lambda h: (not h.is_master, h.ip)):
+        log.info("restarting components on %s for new certificates", host.ip)
+        ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=host)

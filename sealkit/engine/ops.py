@@ -1,0 +1,605 @@
+"""The cluster operations behind the CLI verbs: plan (desired vs applied), then execute in phases.
+
+Every operation validates all input before contacting a host, holds the cluster's state lock, journals each
+step, and records host-level milestones in the applied state as they happen, so a re-run after any failure
+resumes from there and converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from sealkit.cluster import Cluster, cluster_from_flags, load_clusterfile, validate
+from sealkit.context import ClusterContext, HostRef
+from sealkit.engine import certs as certs_phase
+from sealkit.engine import distribute, images, versions
+from sealkit.engine.applied import Applied, AppliedHost
+from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute
+from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
+from sealkit.errors import CheckFailed, PluginError, UsageError
+from sealkit.state import ClusterState
+
+log = logging.getLogger("sealkit.engine")
+
+
+# --------------------------------------------------------------------------------------------- entry
+def run(
+    options: Options,
+    *,
+    images: list[str],
+    masters: str,
+    nodes: str,
+    user: str | None,
+    password: str | None,
+    key: str | None,
+    key_passphrase: str | None,
+    port: int | None,
+    env: list[str],
+) -> dict[str, Any]:
+    """``sealkit run``: build the desired cluster from flags (or the saved Clusterfile) and converge."""
+    state = ClusterState(options.cluster)
+    if masters or nodes:
+        desired = cluster_from_flags(
+            masters=masters,
+            nodes=nodes,
+            user=user,
+            password=password,
+            key=key,
+            key_passphrase=key_passphrase,
+            port=port,
+            env=env,
+            images=images,
+            name=options.cluster,
+            runtime=options.runtime,
+        )
+        if state.exists():
+            desired = _merge_into_saved(state, desired)
+    elif state.exists():
+        desired = state.load_clusterfile()
+        desired = replace(desired, images=_merge_images(desired.images, images))
+    else:
+        raise UsageError(
+            "no hosts given and no cluster named " + repr(options.cluster) + " exists",
+            hint="pass --masters IP[,IP…] (and --nodes …), or --cluster NAME",
+        )
+    return converge(options, desired, state)
+
+
+def apply(options: Options, *, clusterfile: str) -> dict[str, Any]:
+    """``sealkit apply -f``: make the cluster match the file (install, scale up/down, upgrade)."""
+    desired = load_clusterfile(clusterfile)
+    name = options.cluster if options.cluster != "default" else (desired.name or "default")
+    state = ClusterState(name)
+    options = replace(options, cluster=name)
+    return converge(options, desired, state)
+
+
+def add(
+    options: Options,
+    *,
+    masters: str,
+    nodes: str,
+    user: str | None,
+    password: str | None,
+    key: str | None,
+    key_passphrase: str | None,
+    port: int | None,
+) -> dict[str, Any]:
+    """``sealkit add``: append hosts to the saved Clusterfile and converge (only new hosts change)."""
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    extra = cluster_from_flags(
+        masters=masters,
+        nodes=nodes,
+        user=user,
+        password=password,
+        key=key,
+        key_passphrase=key_passphrase,
+        port=port,
+        env=[],
+        images=list(saved.images),
+        name=saved.name,
+        runtime=saved.runtime,
+    )
+    known = {h.ip for h in saved.hosts}
+    dup = [h.ip for h in extra.hosts if h.ip in known]
+    if dup:
+        raise UsageError(
+            f"already in cluster {options.cluster}: {', '.join(dup)}",
+            hint="sealkit status lists the cluster's hosts",
+        )
+    desired = replace(saved, hosts=[*saved.hosts, *extra.hosts])
+    return converge(options, desired, state)
+
+
+def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
+    """``sealkit delete``: drain and reset the given hosts; the rest of the cluster is left alone."""
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    gone = set(_ips(masters)) | set(_ips(nodes))
+    unknown = sorted(gone - {h.ip for h in saved.hosts})
+    if unknown:
+        raise UsageError(
+            f"not in cluster {options.cluster}: {', '.join(unknown)}",
+            hint="sealkit status lists the cluster's hosts",
+        )
+    desired = replace(saved, hosts=[h for h in saved.hosts if h.ip not in gone])
+    if not desired.masters:
+        raise UsageError(
+            "that would delete every master", hint="use sealkit reset to remove the cluster"
+        )
+    return converge(options, desired, state)
+
+
+def reset(options: Options) -> dict[str, Any]:
+    """``sealkit reset``: every plugin removes what it put on every host; the controller forgets the cluster."""
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    runtime = select_runtime(options, saved, {})
+    with state.lock(), open_context(options, saved, state, runtime=runtime) as ctx:
+        reachable = _connect(ctx, saved.hosts, tolerate=options.force)
+        plan = Plan("reset")
+        plan.add(
+            "reset",
+            PARALLEL,
+            [Step("reset", h.ip, partial(_reset_host, ctx, h)) for h in reachable],
+        )
+        if options.dry_run:
+            return plan.as_dict()
+        _execute(ctx, state, plan)
+        state.remove()
+        return {
+            "reset": sorted(h.ip for h in reachable),
+            "unreachable": sorted({h.ip for h in saved.hosts} - {h.ip for h in reachable}),
+        }
+
+
+def upgrade(options: Options, *, image: str) -> dict[str, Any]:
+    """``sealkit upgrade IMAGE``: one minor at a time; masters one by one, then workers in batches."""
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    desired = replace(saved, images=[image, *[i for i in saved.images[1:] if i != image]])
+    return converge(options, desired, state)
+
+
+# ---------------------------------------------------------------------------------------- converge
+def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[str, Any]:
+    """Plan desired vs applied, then execute: delete, install/join, upgrade, in that order."""
+    for warning in validate(desired):
+        log.warning("warning: %s", warning)
+    if not desired.images:
+        raise UsageError("no cluster image given", hint="sealkit run IMAGE --masters …")
+    image = images.resolve(desired.images[0])
+    runtime = select_runtime(options, desired, image.labels)
+    desired = replace(desired, runtime=runtime)
+    with state.lock():
+        applied = Applied.load(state.dir)
+        if applied.runtime and applied.runtime != runtime:
+            raise UsageError(
+                f"cluster {options.cluster} runs runtime {applied.runtime!r}, not {runtime!r}",
+                hint="sealkit reset first, or use --cluster for a second cluster",
+            )
+        upgrade_to = (
+            versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
+        )
+        saved = state.load_clusterfile() if state.exists() else None
+        removed = [
+            h
+            for h in (saved.hosts if saved else [])
+            if h.ip not in {d.ip for d in desired.hosts} and applied.hosts.get(h.ip)
+        ]
+        everyone = desired.hosts + removed
+        with open_context(
+            options,
+            replace(desired, hosts=everyone),
+            state,
+            runtime=runtime,
+            image_ref=image.ref,
+            image_labels=image.labels,
+            local_rootfs=image.rootfs,
+        ) as ctx:
+            plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
+            if options.dry_run:
+                return plan.as_dict()
+            needed = sorted(plan.touched_hosts() | {ctx.cluster.masters[0].ip}, key=_ip_key)
+            _connect(
+                ctx,
+                [h for h in everyone if h.ip in needed],
+                tolerate=options.force,
+                optional={h.ip for h in removed},
+            )
+            _preflight(
+                ctx,
+                [
+                    ctx.hosts[h.ip]
+                    for h in desired.hosts
+                    if h.ip in ctx.hosts and not applied.joined(h.ip)
+                ],
+            )
+            if not applied.runtime:
+                applied.runtime = runtime
+                applied.image = image.ref
+                applied.version = image.version
+                applied.save(state.dir)
+            state.save_clusterfile(replace(desired, hosts=everyone))
+            run_id = _execute(ctx, state, plan, applied=applied)
+            applied = Applied.load(state.dir)
+            for h in removed:
+                applied.hosts.pop(h.ip, None)
+            applied.image, applied.version = image.ref, image.version
+            applied.save(state.dir)
+            state.save_clusterfile(desired)
+            return {
+                "cluster": options.cluster,
+                "runtime": runtime,
+                "image": image.ref,
+                "version": image.version,
+                "run": run_id,
+                "masters": [h.ip for h in desired.masters],
+                "nodes": [h.ip for h in desired.nodes],
+                "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
+                "bytes_sent": distribute.bytes_sent(ctx),
+            }
+
+
+def build_plan(
+    ctx: ClusterContext,
+    desired: Cluster,
+    applied: Applied,
+    removed: list,
+    image: images.ResolvedImage,
+    upgrade_to: str | None,
+) -> Plan:
+    """Desired vs applied → phases. Pure with respect to hosts: only closures are built here."""
+    plan = Plan("converge")
+    new = [h for h in desired.hosts if not applied.joined(h.ip)]
+    new_masters = [h for h in new if "master" in h.roles]
+    new_nodes = [h for h in new if "master" not in h.roles]
+    removed_masters = [h for h in removed if "master" in h.roles]
+    first = desired.masters[0]
+    needs_init = not applied.initialized
+    if needs_init and first not in new_masters:
+        new_masters.insert(0, first)
+    masters_changed = bool(new_masters or removed_masters) and not needs_init
+    old_nodes = [h for h in desired.nodes if applied.joined(h.ip)]
+
+    # scale down first: drain against a master that stays, then reset the removed hosts
+    plan.add("drain", SERIAL, [Step("drain", h.ip, partial(_drain, ctx, h.ip)) for h in removed])
+    plan.add(
+        "reset",
+        PARALLEL,
+        [Step("reset", h.ip, partial(_reset_removed, ctx, h.ip)) for h in removed],
+    )
+
+    fresh = sorted({h.ip for h in new} | ({first.ip} if needs_init else set()), key=_ip_key)
+    plan.add(
+        "distribute",
+        PARALLEL,
+        [Step("rootfs", ip, partial(_push_rootfs, ctx, ip, image)) for ip in fresh],
+    )
+    plan.add(
+        "certs",
+        PARALLEL,
+        [Step("certs", ip, partial(certs_phase.install_host_certs, ctx, ip)) for ip in fresh],
+    )
+    plan.add("prepare", PARALLEL, [Step("prepare", ip, partial(_prepare, ctx, ip)) for ip in fresh])
+    if fresh:
+        plan.add("images", CLUSTER, [Step("sync-images", None, partial(_sync_images, ctx))])
+        plan.add(
+            "mirrors",
+            PARALLEL,
+            [Step("mirror-config", ip, partial(_mirror_config, ctx, ip)) for ip in fresh],
+        )
+    if needs_init:
+        plan.add("init", SERIAL, [Step("init", first.ip, partial(_init, ctx, first.ip))])
+    plan.add(
+        "join-masters",
+        SERIAL,
+        [
+            Step("join-master", h.ip, partial(_join_master, ctx, h.ip))
+            for h in new_masters
+            if not (needs_init and h.ip == first.ip)
+        ],
+    )
+    lb_targets = [*(old_nodes if masters_changed else []), *new_nodes]
+    plan.add(
+        "lb",
+        PARALLEL,
+        [Step("configure-lb", h.ip, partial(_configure_lb, ctx, h.ip)) for h in lb_targets],
+    )
+    plan.add(
+        "join-nodes",
+        PARALLEL,
+        [Step("join-node", h.ip, partial(_join_node, ctx, h.ip)) for h in new_nodes],
+    )
+    if upgrade_to:
+        old = [h for h in desired.hosts if applied.joined(h.ip)]
+        plan.add(
+            "distribute-upgrade",
+            PARALLEL,
+            [Step("rootfs", h.ip, partial(_push_rootfs, ctx, h.ip, image)) for h in old],
+        )
+        plan.add(
+            "upgrade-masters",
+            SERIAL,
+            [
+                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, applied.version, upgrade_to))
+                for h in old
+                if "master" in h.roles
+            ],
+        )
+        plan.add(
+            "upgrade-nodes",
+            PARALLEL,
+            [
+                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, applied.version, upgrade_to))
+                for h in old
+                if "master" not in h.roles
+            ],
+        )
+    return plan
+
+
+# ------------------------------------------------------------------------------------------- steps
+def _first_result(ctx: ClusterContext, hook: str, **kwargs: Any) -> Any:
+    result = getattr(ctx.pm.hook, hook)(ctx=ctx, **kwargs)
+    if result is None:
+        raise PluginError(
+            f"runtime {ctx.runtime.name!r}: no plugin implements {hook}",
+            hint="the runtime plugin is incomplete; report it to its authors",
+        )
+    return result
+
+
+def _push_rootfs(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
+    # the marker goes first: from here on, files under the runtime's dirs are ours, so a re-run
+    # after a failure does not mistake them for a foreign cluster in preflight
+    ctx.hosts[ip].conn.run("mkdir -p /var/lib/sealkit && touch /var/lib/sealkit/installed", timeout=60)
+    distribute.push_rootfs(ctx, ip, image.rootfs_for(ctx.hosts[ip].arch))
+
+
+def _prepare(ctx: ClusterContext, ip: str) -> None:
+    ctx.pm.hook.sealkit_prepare_host(ctx=ctx, host=ctx.hosts[ip])
+
+
+def _sync_images(ctx: ClusterContext) -> None:
+    from sealkit.registry.service import registry_info
+
+    ctx.pm.hook.sealkit_sync_images(ctx=ctx, registry=registry_info(ctx))
+
+
+def _mirror_config(ctx: ClusterContext, ip: str) -> None:
+    from sealkit.registry.service import registry_info
+
+    host = ctx.hosts[ip]
+    files = ctx.pm.hook.sealkit_registry_mirror_config(
+        ctx=ctx, host=host, registry=registry_info(ctx)
+    )
+    for f in files or []:
+        host.conn.put(f.content, f.path, mode=f.mode)
+
+
+def _mark_joined(ctx: ClusterContext, ip: str) -> None:
+    applied = Applied.load(ctx.state.dir)
+    host = ctx.hosts[ip]
+    applied.hosts[ip] = AppliedHost(
+        roles=host.roles, hostname=host.hostname, joined=True, version=ctx.image_version
+    )
+    if host.is_master:
+        applied.initialized = True
+    applied.save(ctx.state.dir)
+
+
+def _init(ctx: ClusterContext, ip: str) -> None:
+    _first_result(ctx, "sealkit_init_cluster", host=ctx.hosts[ip])
+    _mark_joined(ctx, ip)
+
+
+def _join_master(ctx: ClusterContext, ip: str) -> None:
+    _first_result(ctx, "sealkit_join_master", host=ctx.hosts[ip])
+    _mark_joined(ctx, ip)
+
+
+def _join_node(ctx: ClusterContext, ip: str) -> None:
+    _first_result(ctx, "sealkit_join_node", host=ctx.hosts[ip])
+    _mark_joined(ctx, ip)
+
+
+def lb_backends(ctx: ClusterContext) -> list:
+    from sealkit.context import Endpoint
+
+    return [
+        Endpoint(h.ip, ctx.runtime.apiserver_port)
+        for h in ctx.cluster.masters
+        if h.ip in {d.ip for d in ctx.cluster.hosts} and not _is_removed(ctx, h.ip)
+    ]
+
+
+def _is_removed(ctx: ClusterContext, ip: str) -> bool:
+    return ip in ctx.hosts and ctx.hosts[ip].facts.get("removed", False) is True
+
+
+def _configure_lb(ctx: ClusterContext, ip: str) -> None:
+    _first_result(ctx, "sealkit_configure_lb", host=ctx.hosts[ip], backends=lb_backends(ctx))
+
+
+def _drain(ctx: ClusterContext, ip: str) -> None:
+    ctx.hosts[ip].facts["removed"] = True
+    _first_result(ctx, "sealkit_drain_host", host=ctx.hosts[ip])
+
+
+def _reset_removed(ctx: ClusterContext, ip: str) -> None:
+    if ip in ctx.hosts:
+        _reset_host(ctx, ctx.hosts[ip].spec)
+
+
+def _reset_host(ctx: ClusterContext, host_spec: Any) -> None:
+    host = ctx.hosts[host_spec.ip]
+    ctx.pm.hook.sealkit_reset_host(ctx=ctx, host=host)
+    distribute.remove_rootfs(ctx, host)
+
+
+def _upgrade(ctx: ClusterContext, ip: str, from_version: str, to_version: str) -> None:
+    _first_result(
+        ctx,
+        "sealkit_upgrade_host",
+        host=ctx.hosts[ip],
+        from_version=from_version,
+        to_version=to_version,
+    )
+    applied = Applied.load(ctx.state.dir)
+    if ip in applied.hosts:
+        applied.hosts[ip].version = to_version
+        applied.save(ctx.state.dir)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _execute(
+    ctx: ClusterContext, state: ClusterState, plan: Plan, applied: Applied | None = None
+) -> str:
+    run_id = uuid.uuid4().hex[:12]
+    execute(ctx, plan, state.journal, run_id)
+    return run_id
+
+
+def _connect(
+    ctx: ClusterContext, hosts: list, *, tolerate: bool, optional: set[str] | None = None
+) -> list:
+    """Connect and gather facts. Hosts in ``optional`` (being removed) or all with --force may be down."""
+    from sealkit.errors import ConnectError
+
+    try:
+        gather_facts(ctx, hosts)
+    except ConnectError:
+        down = [h.ip for h in hosts if h.ip not in ctx.hosts]
+        if not (tolerate or set(down) <= (optional or set())):
+            raise
+        log.warning("continuing without unreachable host(s): %s", ", ".join(down))
+    return [h for h in hosts if h.ip in ctx.hosts]
+
+
+def _preflight(ctx: ClusterContext, hosts: list[HostRef]) -> None:
+    from sealkit.builtin.preflight import unique_hostnames
+
+    problems = [
+        f"{h.ip}: {p}"
+        for h in hosts
+        for p in _flatten(ctx.pm.hook.sealkit_preflight(ctx=ctx, host=h))
+    ]
+    problems += unique_hostnames(list(ctx.hosts.values()))
+    if problems:
+        raise CheckFailed(
+            "preflight failed, nothing was changed:\n  - " + "\n  - ".join(problems),
+            step="preflight",
+        )
+
+
+def _flatten(lists: list[list[str]]) -> list[str]:
+    return [p for lst in lists for p in (lst or [])]
+
+
+def _existing_state(options: Options) -> ClusterState:
+    state = ClusterState(options.cluster)
+    if not state.exists():
+        raise UsageError(
+            f"no cluster named {options.cluster!r}",
+            hint="sealkit run/apply creates one; --cluster NAME selects another",
+        )
+    return state
+
+
+def _merge_into_saved(state: ClusterState, desired: Cluster) -> Cluster:
+    saved = state.load_clusterfile()
+    known = {h.ip for h in saved.hosts}
+    hosts = [*saved.hosts, *[h for h in desired.hosts if h.ip not in known]]
+    return replace(
+        saved,
+        hosts=hosts,
+        images=_merge_images(saved.images, desired.images),
+        env={**saved.env, **desired.env},
+    )
+
+
+def _merge_images(current: list[str], extra: list[str]) -> list[str]:
+    return [*current, *[i for i in extra if i not in current]]
+
+
+def _ips(text: str) -> list[str]:
+    """IPs of a ``--masters``/``--nodes`` value (lists, ``ip:port``, ``a-b`` ranges)."""
+    return [h.ip for h in cluster_from_flags(nodes=text).hosts] if text.strip() else []
+
+
+def _ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in ip.replace(":", ".").split("."))
+
+
+# ----------------------------------------------------------------------------- status/check/config
+def status(options: Options) -> list[dict[str, Any]]:
+    """Per host: reachable, version, LB backends, shortest certificate validity left."""
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    applied = Applied.load(state.dir)
+    runtime = select_runtime(options, saved, {})
+    with open_context(options, saved, state, runtime=runtime) as ctx:
+        _connect(ctx, saved.hosts, tolerate=True)
+        rows = []
+        for h in saved.hosts:
+            ref = ctx.hosts.get(h.ip)
+            row: dict[str, Any] = {
+                "host": h.ip,
+                "roles": h.roles,
+                "reachable": ref is not None,
+                "name": ref.name if ref else applied.hosts.get(h.ip, AppliedHost([])).hostname,
+            }
+            if ref is not None:
+                row["version"] = ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or "-"
+                lbs = [s for s in ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=ref) if s]
+                row["lb"] = ", ".join(f"{b}={st}" for s in lbs for b, st in s.items()) or "-"
+            row["cert_days_left"] = certs_phase.min_days_left(ctx, h.ip)
+            rows.append(row)
+        return rows
+
+
+def kubeconfig(options: Options) -> str:
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    runtime = select_runtime(options, saved, {})
+    with open_context(options, saved, state, runtime=runtime) as ctx:
+        _connect(ctx, [saved.masters[0]], tolerate=False)
+        return str(_first_result(ctx, "sealkit_get_kubeconfig"))
+
+
+def check(options: Options) -> dict[str, Any]:
+    """Run every plugin's testinfra checks against the hosts; CheckFailed (exit 5) on any failure."""
+    from sealkit.engine import checks
+
+    state = _existing_state(options)
+    saved = state.load_clusterfile()
+    runtime = select_runtime(options, saved, {})
+    with open_context(options, saved, state, runtime=runtime) as ctx:
+        _connect(ctx, saved.hosts, tolerate=False)
+        result = checks.run_checks(ctx)
+        if result["failed"]:
+            raise CheckFailed(
+                f"{result['failed']} check(s) failed:\n  - " + "\n  - ".join(result["failures"]),
+                step="check",
+            )
+        return result
+
+
+__all__ = [
+    "Options",
+    "add",
+    "apply",
+    "check",
+    "delete",
+    "kubeconfig",
+    "reset",
+    "run",
+    "status",
+    "upgrade",
+]

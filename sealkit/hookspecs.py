@@ -1,0 +1,295 @@
+"""The plugin contract: every hook sealkit calls, typed and documented.
+
+Runtime plugins (kubeadm, k3s, k0s, binary, or a third party's), HA strategies, the embedded registry and the
+default PKI are all plugins of these hooks. Rules that hold for every hook:
+
+* hooks are called with keyword arguments only;
+* ``ctx`` is the :class:`sealkit.context.ClusterContext` of the current run (cluster model, state, SSH fleet,
+  image, PKI store); ``host`` is a :class:`sealkit.context.HostRef` (ip, roles, hostname, arch, connection);
+* "per cluster" hooks fire once per run, "per host" hooks fire once for each host concerned, possibly
+  concurrently on different hosts (so implementations must not share mutable state between calls);
+* ``firstresult`` hooks answer "who handles this?": the first implementation returning something other than
+  ``None`` wins, and returning ``None`` means "not mine, ask the next plugin". The engine treats "nobody
+  answered" as an error naming the hook, so a runtime that forgets a hook fails loudly;
+* every hook must be idempotent: a re-run after a failure calls it again on hosts where it may have half-run.
+
+Each spec's docstring starts with ``When:``, ``Scope:`` and ``Returns:`` lines; ``tests/unit/test_hookspecs.py``
+fails if one is missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sealkit.context import (
+        AppRef,
+        ClusterContext,
+        Endpoint,
+        HostRef,
+        RegistryInfo,
+        RuntimeInfo,
+    )
+    from sealkit.pki.model import FileSpec, Layout
+
+PROJECT = "sealkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------- boot
+@hookspec(firstresult=True)
+def sealkit_runtime_info() -> RuntimeInfo:
+    """Describe the active runtime: name, version it installs, ports, default HA strategy.
+
+    When: once when the runtime plugin is loaded, before any host is contacted.
+    Scope: per cluster.
+    Returns: a RuntimeInfo; firstresult — only the selected runtime answers.
+    """
+
+
+@hookspec
+def sealkit_preflight(ctx: ClusterContext, host: HostRef) -> list[str]:
+    """Check a host before anything is changed on it.
+
+    When: in the ``preflight`` phase of run/apply/add, after connecting and gathering facts.
+    Scope: per host, concurrently.
+    Returns: a list of problems (empty when fine); every plugin's lists are merged and any problem stops the
+    run before a single change is made.
+    """
+
+
+@hookspec
+def sealkit_prepare_host(ctx: ClusterContext, host: HostRef) -> None:
+    """Install what this plugin needs on a host before it joins: binaries, units, config files.
+
+    When: in the ``prepare`` phase, after the cluster image's rootfs is on the host and before init/join.
+    Scope: per host, concurrently; every plugin is called.
+    Returns: nothing; raise StepFailed on failure.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_init_cluster(ctx: ClusterContext, host: HostRef) -> bool:
+    """Bootstrap the control plane on the first master.
+
+    When: in the ``init`` phase, once, unless the journal shows the cluster was already initialised.
+    Scope: per cluster (``host`` is the first master).
+    Returns: True when handled; firstresult — exactly one runtime answers.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_join_master(ctx: ClusterContext, host: HostRef) -> bool:
+    """Join one more master (control-plane member) to the running cluster.
+
+    When: in the ``join-masters`` phase; masters join one at a time so etcd keeps quorum.
+    Scope: per host, sequentially.
+    Returns: True when handled; firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_join_node(ctx: ClusterContext, host: HostRef) -> bool:
+    """Join a worker node through the HA endpoint.
+
+    When: in the ``join-nodes`` phase, after the node's local load balancer is configured.
+    Scope: per host, concurrently (sliding window of ``--concurrency``).
+    Returns: True when handled; firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_drain_host(ctx: ClusterContext, host: HostRef) -> bool:
+    """Remove a host from the cluster's view (drain, delete the node, leave etcd) before it is reset.
+
+    When: in the ``delete`` phase, before ``sealkit_reset_host`` on the same host; runs against a master
+    that stays.
+    Scope: per host, sequentially for masters.
+    Returns: True when handled; firstresult.
+    """
+
+
+@hookspec
+def sealkit_reset_host(ctx: ClusterContext, host: HostRef) -> None:
+    """Remove everything this plugin put on a host: services, units, files, mounts, processes.
+
+    When: on ``reset`` and after a host is drained by ``delete``.
+    Scope: per host, concurrently; every plugin is called and cleans up its own things.
+    Returns: nothing; a failure raises and names what is left behind.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_upgrade_host(
+    ctx: ClusterContext, host: HostRef, from_version: str, to_version: str
+) -> bool:
+    """Upgrade the runtime on one host to the version of the new cluster image.
+
+    When: in the ``upgrade`` phase: masters one by one, then workers in batches; the engine has already
+    refused downgrades and skipped minors.
+    Scope: per host.
+    Returns: True when handled; firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_get_kubeconfig(ctx: ClusterContext) -> str:
+    """Give an admin kubeconfig for the controller, pointing at an endpoint the controller can reach.
+
+    When: after init, for ``sealkit kubeconfig``, ``status`` and checks.
+    Scope: per cluster.
+    Returns: the kubeconfig YAML text (a secret: never logged); firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_runtime_version(ctx: ClusterContext, host: HostRef) -> str | None:
+    """Report the runtime version installed on a host (for status, resume and upgrade planning).
+
+    When: during facts gathering and ``status``.
+    Scope: per host.
+    Returns: a version like ``v1.30.4`` or None when nothing is installed; firstresult.
+    """
+
+
+# ----------------------------------------------------------------------------------------------- HA
+@hookspec(firstresult=True)
+def sealkit_apiserver_endpoint(ctx: ClusterContext) -> Endpoint:
+    """The apiserver address workers use: a VIP or a node-local LB address and port.
+
+    When: before certificates are generated (it is a SAN) and before workers join.
+    Scope: per cluster.
+    Returns: an Endpoint; firstresult — the selected HA strategy (or the runtime, for ``native``) answers.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_configure_lb(ctx: ClusterContext, host: HostRef, backends: list[Endpoint]) -> bool:
+    """Write (or re-sync) the node-local load balancer on a worker so it fronts every apiserver.
+
+    When: before a worker joins, and on every node after a master is added or deleted.
+    Scope: per host, concurrently. Must touch only the LB config and reload only the LB when it changed.
+    Returns: True when handled; firstresult — the selected HA strategy answers.
+    """
+
+
+@hookspec
+def sealkit_lb_status(ctx: ClusterContext, host: HostRef) -> dict[str, str] | None:
+    """Report which apiserver backends a node's load balancer sees as healthy.
+
+    When: ``sealkit status`` and ``sealkit check``.
+    Scope: per host.
+    Returns: a mapping backend → state (``UP``/``DOWN``), or None when this plugin runs no LB there.
+    """
+
+
+# --------------------------------------------------------------------------------------- image sync
+@hookspec(firstresult=True)
+def sealkit_registry_mirror_config(
+    ctx: ClusterContext, host: HostRef, registry: RegistryInfo
+) -> list[FileSpec]:
+    """Render the container runtime's mirror config so original image names pull from the embedded registry.
+
+    When: in the ``registry`` phase, on every host, after the registry is up.
+    Scope: per host. Pure: returns files, the engine writes them (content-addressed).
+    Returns: files to write (containerd ``certs.d/<registry>/hosts.toml``, k3s ``registries.yaml``, …);
+    firstresult — the runtime answers.
+    """
+
+
+@hookspec
+def sealkit_sync_images(ctx: ClusterContext, registry: RegistryInfo) -> None:
+    """Copy the container images packed in the cluster image into the embedded registry, by digest.
+
+    When: in the ``registry`` phase, after the registry service is running.
+    Scope: per cluster.
+    Returns: nothing; blobs the registry already has are skipped.
+    """
+
+
+# --------------------------------------------------------------------------------------------- certs
+@hookspec(firstresult=True)
+def sealkit_cert_specs(ctx: ClusterContext, host: HostRef) -> Layout:
+    """Say which CAs, certificates, kubeconfigs and key pairs the runtime needs on a host, and where.
+
+    When: in the ``certs`` phase and on ``cert renew`` / ``cert --alt-names``.
+    Scope: per host. Pure: no I/O.
+    Returns: a Layout; the PKI signs it with the cluster's long-lived CAs; firstresult — the runtime answers.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_install_certs(ctx: ClusterContext, host: HostRef, files: list[FileSpec]) -> bool:
+    """Put the rendered certificate files on a host.
+
+    When: in the ``certs`` phase, after the PKI rendered the host's Layout.
+    Scope: per host, concurrently.
+    Returns: True when handled; firstresult — the built-in PKI plugin writes the files (content-addressed).
+    """
+
+
+@hookspec
+def sealkit_restart_after_certs(ctx: ClusterContext, host: HostRef) -> None:
+    """Restart what must pick up renewed certificates on a host.
+
+    When: after ``cert renew`` or ``cert --alt-names`` wrote new files; masters one at a time.
+    Scope: per host.
+    Returns: nothing.
+    """
+
+
+# ---------------------------------------------------------------------------------------------- apps
+@hookspec(firstresult=True)
+def sealkit_install_app(ctx: ClusterContext, app: AppRef) -> bool:
+    """Install an application image (``sealkit run mysql:8.0``) onto the running cluster.
+
+    When: after the cluster is up, for every image of type ``app``.
+    Scope: per cluster.
+    Returns: True when handled; firstresult — an app installer (helm, manifests) answers.
+    """
+
+
+@hookspec(firstresult=True)
+def sealkit_remove_app(ctx: ClusterContext, app: AppRef) -> bool:
+    """Remove an application image from the cluster.
+
+    When: when an app image is dropped from the Clusterfile.
+    Scope: per cluster.
+    Returns: True when handled; firstresult.
+    """
+
+
+# ----------------------------------------------------------------------------------------- lifecycle
+@hookspec
+def sealkit_pre_phase(ctx: ClusterContext, phase: str, hosts: list[HostRef]) -> None:
+    """Observe or extend a phase before it starts (add-ons: extra files, notifications).
+
+    When: before every engine phase (``preflight``, ``distribute``, ``certs``, ``registry``, ``init``, …).
+    Scope: per cluster.
+    Returns: nothing; raising aborts the run before the phase changes anything.
+    """
+
+
+@hookspec
+def sealkit_post_phase(ctx: ClusterContext, phase: str, hosts: list[HostRef]) -> None:
+    """Observe a phase after it finished on every host.
+
+    When: after every engine phase that succeeded.
+    Scope: per cluster.
+    Returns: nothing.
+    """
+
+
+@hookspec
+def sealkit_host_checks(ctx: ClusterContext) -> list[str]:
+    """Contribute pytest-testinfra check modules for ``sealkit check``.
+
+    When: ``sealkit check``.
+    Scope: per cluster.
+    Returns: paths of test modules; their tests receive the ``host`` (testinfra), ``sealkit_host`` and
+    ``sealkit_ctx`` fixtures.
+    """

@@ -1,0 +1,105 @@
+"""Small, idempotent host operations that every runtime plugin needs (files, units, waiting).
+
+Part of the plugin-facing API: third-party runtimes use these too, so that "write only what changed, reload
+only when a unit changed, restart only what changed" is one mechanism, not four.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import TYPE_CHECKING
+
+from sealkit.errors import StepFailed
+
+if TYPE_CHECKING:
+    from sealkit.context import HostRef
+
+UNIT_DIR = "/etc/systemd/system"
+
+
+def install_binary(host: HostRef, rootfs: str, name: str, dest_dir: str = "/usr/local/bin") -> bool:
+    """Copy ``<rootfs>/bin/<name>`` (already on the host) to ``dest_dir``; True when it changed."""
+    src = shlex.quote(f"{rootfs}/bin/{name}")
+    dst = shlex.quote(f"{dest_dir}/{name}")
+    res = host.conn.run(
+        f"test -f {src} || {{ echo 'missing in cluster image: bin/{name}' >&2; exit 3; }}; "
+        f"if cmp -s {src} {dst}; then echo same; else "
+        f"install -D -m 0755 {src} {dst}.sealkit-new && mv -f {dst}.sealkit-new {dst} && echo new; fi",
+        timeout=120,
+    )
+    return res.stdout.strip().endswith("new")
+
+
+def write_file(host: HostRef, path: str, content: str | bytes, mode: int = 0o644) -> bool:
+    """Content-addressed write; True when the file changed."""
+    data = content.encode() if isinstance(content, str) else content
+    return bool(host.conn.put(data, path, mode=mode))
+
+
+def write_unit(host: HostRef, name: str, text: str) -> bool:
+    """Write a systemd unit; ``daemon-reload`` only when it changed. True when it changed."""
+    changed = write_file(host, f"{UNIT_DIR}/{name}", text, 0o644)
+    if changed:
+        host.conn.run("systemctl daemon-reload", timeout=60)
+    return changed
+
+
+def systemctl(host: HostRef, *args: str, timeout: float = 300, check: bool = True):
+    return host.conn.run(
+        "systemctl " + " ".join(shlex.quote(a) for a in args), timeout=timeout, check=check
+    )
+
+
+def start_or_restart(host: HostRef, unit: str, *, changed: bool, timeout: float = 600) -> None:
+    """Enable and start ``unit``; restart it only when its config or binary ``changed``."""
+    systemctl(host, "enable", unit, timeout=60)
+    if changed:
+        systemctl(host, "restart", unit, timeout=timeout)
+    else:
+        systemctl(host, "start", unit, timeout=timeout)
+
+
+def remove_unit(host: HostRef, name: str) -> None:
+    """Stop, disable and delete a unit; nothing left for systemd to restart."""
+    path = shlex.quote(f"{UNIT_DIR}/{name}")
+    q = shlex.quote(name)
+    host.conn.run(
+        f"if [ -e {path} ] || systemctl is-active -q {q}; then "
+        f"systemctl disable --now {q} >/dev/null 2>&1 || true; "
+        f"systemctl stop {q} >/dev/null 2>&1 || true; fi; "
+        f"rm -f {path}; systemctl daemon-reload; systemctl reset-failed {q} 2>/dev/null || true",
+        timeout=180,
+    )
+
+
+def wait_until(
+    host: HostRef, command: str, *, what: str, timeout: float = 180, interval: float = 2.0
+) -> str:
+    """Poll ``command`` on the host until it exits 0; StepFailed naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        res = host.conn.run(command, check=False, timeout=max(10.0, interval * 5))
+        if res.rc == 0:
+            return res.stdout
+        last = (res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.rc}"]
+        last = last[0]
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"{what} not ready after {timeout:.0f}s (last: {last})",
+                host=host.ip,
+                hint="look at the service logs: journalctl -u <unit> -n 50",
+            )
+        time.sleep(interval)
+
+
+def remove_paths(host: HostRef, *paths: str) -> None:
+    """Unmount anything below each path, then delete it."""
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    host.conn.run(
+        f"for p in {quoted}; do "
+        'awk -v p="$p" \'$2==p || index($2, p"/")==1 {print $2}\' /proc/self/mounts | sort -r | '
+        'while read -r m; do umount -l "$m" 2>/dev/null || true; done; rm -rf "$p"; done',
+        timeout=300,
+    )

@@ -1,0 +1,64 @@
+"""Built-in plugin: the embedded registry on its hosts, its name and CA everywhere, images synced
+into it.
+
+Runtime plugins answer ``sealkit_registry_mirror_config`` themselves (it is firstresult and the
+format is theirs) by calling the renderers in :mod:`sealkit.registry.mirrors`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sealkit.hookspecs import hookimpl
+from sealkit.registry import hosts as hostsfile
+from sealkit.registry import service
+from sealkit.registry.sync import IMAGES_SUBDIR, sync_layout_dir
+
+if TYPE_CHECKING:
+    from sealkit.context import ClusterContext, HostRef, RegistryInfo
+
+
+class RegistryPlugin:
+    """``binary`` overrides the registry executable on the hosts (default: the cluster image's
+    ``bin/registry`` under the rootfs); tests pass Debian's ``/usr/bin/docker-registry``.
+    ``images_dir`` overrides where the OCI layout to sync lives on the controller (default:
+    ``<local rootfs>/images/oci``)."""
+
+    def __init__(self, binary: str | None = None, images_dir: Path | None = None) -> None:
+        self.binary = binary
+        self.images_dir = images_dir
+
+    @hookimpl
+    def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
+        """Every host: the stable name in /etc/hosts and the cluster CA; registry hosts: the
+        service."""
+        info = service.registry_info(ctx)
+        hostsfile.ensure_hosts_entry(host, [(info.hosts[0], info.domain)])
+        hostsfile.install_ca(host, info.ca_pem)
+        if host.ip in info.hosts:
+            service.ensure_service(ctx, host, binary=self.binary)
+
+    @hookimpl
+    def sealkit_sync_images(self, ctx: ClusterContext, registry: RegistryInfo) -> None:
+        """Push the cluster image's container images to the embedded registry, by digest."""
+        directory = self.images_dir
+        if directory is None:
+            if ctx.local_rootfs is None:
+                ctx.log.info("registry: no cluster image rootfs on the controller; nothing to sync")
+                return
+            directory = Path(ctx.local_rootfs) / IMAGES_SUBDIR
+        if not (directory / "index.json").is_file():
+            ctx.log.info("registry: %s holds no OCI layout; no container images to sync", directory)
+            return
+        report = sync_layout_dir(directory, registry)
+        ctx.log.info("registry: %s", report.summary())
+
+    @hookimpl
+    def sealkit_reset_host(self, ctx: ClusterContext, host: HostRef) -> None:
+        """Remove the service and its data (where present), the mirror config sealkit rendered, the
+        /etc/hosts block and the CA file."""
+        service.remove_service(host)
+        hostsfile.remove_mirror_config(host)
+        hostsfile.remove_hosts_entry(host)
+        hostsfile.remove_ca(host)

@@ -1,0 +1,963 @@
+"""One persistent, thread-safe SSH connection per host.
+
+Unlike sealos (a fresh connection per command, host keys unchecked), a :class:`Connection` opens one
+paramiko transport lazily, verifies the host key, and reuses it for every command, upload and
+download of a run, with many exec channels in flight at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import math
+import os
+import posixpath
+import random
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import paramiko
+
+from sealkit.errors import ConnectError, SealkitError, StepFailed, UsageError
+from sealkit.ssh.config import Endpoint, load_ssh_config, resolve_route
+from sealkit.ssh.hostkeys import HostKeyPolicy, known_hosts_name
+from sealkit.ssh.quoting import quote, sudo_wrap, with_env
+from sealkit.ssh.target import Target
+
+log = logging.getLogger("sealkit.ssh")
+
+CHUNK = 256 * 1024
+_DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+_STDERR_TAIL_LINES = 10
+# After the exit status arrives, keep reading output until the stream goes quiet this long; a daemon
+# started with ``&`` that keeps stdout open must not hang the run forever.
+_OUTPUT_GRACE = 5.0
+
+LineCallback = Callable[[str, str], None]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one remote command."""
+
+    host: str
+    cmd: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.rc == 0
+
+
+class CommandFailed(StepFailed):
+    """A remote command exited non-zero (or timed out); ``result`` holds what it printed."""
+
+    def __init__(self, message: str, *, result: Result, hint: str | None = None) -> None:
+        super().__init__(message, host=result.host, step="run", hint=hint)
+        self.result = result
+
+
+def _tail(text: str, n: int = _STDERR_TAIL_LINES) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def _failure_message(result: Result) -> str:
+    msg = f"command exited with rc={result.rc}: {result.cmd}"
+    tail = _tail(result.stderr) or _tail(result.stdout)
+    if tail:
+        msg += "\n    " + tail.replace("\n", "\n    ")
+    return msg
+
+
+class JumpPool:
+    """Shares one authenticated transport per jump host among many connections.
+
+    A :class:`Fleet` owns one, so 500 hidden hosts behind one bastion ride one bastion connection
+    (sshd's MaxStartups would otherwise drop concurrent logins).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hop_locks: dict[tuple[object, ...], threading.Lock] = {}
+        self._links: dict[tuple[object, ...], paramiko.Transport] = {}
+
+    def get(self, key: tuple[object, ...], opener: Callable[[], paramiko.Transport]) -> paramiko.Transport:
+        """Return the live transport for ``key``, opening it with ``opener`` once."""
+        with self._lock:
+            hop_lock = self._hop_locks.setdefault(key, threading.Lock())
+        with hop_lock:
+            t = self._links.get(key)
+            if t is not None and t.is_active():
+                return t
+            t = opener()
+            self._links[key] = t
+            return t
+
+    def close(self) -> None:
+        """Close every jump transport (after the connections riding them)."""
+        with self._lock:
+            links, self._links = list(self._links.values()), {}
+        for t in reversed(links):
+            t.close()
+
+
+class _Auth:
+    """Tries the credentials of a hop in order until the server says yes."""
+
+    def __init__(self, transport: paramiko.Transport, user: str, label: str) -> None:
+        self.t = transport
+        self.user = user
+        self.label = label
+        self.tried: list[str] = []
+
+    def done(self) -> bool:
+        return self.t.is_authenticated()
+
+    def _attempt(self, what: str, call: Callable[[], object]) -> None:
+        self.tried.append(what)
+        try:
+            call()
+        except paramiko.AuthenticationException as e:
+            log.debug("%s: %s refused: %s", self.label, what, e)
+        except (paramiko.SSHException, EOFError, OSError) as e:
+            if self.t.is_active():
+                raise
+            raise ConnectError(
+                f"the server closed the connection during authentication as {self.user!r} "
+                f"(after trying {', '.join(self.tried)}): {e}",
+                host=self.label,
+                step="auth",
+                hint="too many keys offered? give the right key with -i (sshd MaxAuthTries)",
+            ) from e
+
+    def key(self, what: str, key: paramiko.PKey) -> None:
+        if not self.done():
+            self._attempt(f"key {what}", lambda: self.t.auth_publickey(self.user, key))
+
+    def key_file(self, path: str, passphrase: str | None, *, explicit: bool) -> None:
+        if self.done():
+            return
+        try:
+            key = paramiko.PKey.from_path(path, password=passphrase)
+        except FileNotFoundError:
+            if explicit:
+                raise ConnectError(
+                    f"private key {path} does not exist",
+                    host=self.label,
+                    step="auth",
+                    hint="check the key path (-i)",
+                ) from None
+            return
+        except (paramiko.PasswordRequiredException, TypeError) as e:
+            if explicit:
+                raise ConnectError(
+                    f"private key {path} is encrypted",
+                    host=self.label,
+                    step="auth",
+                    hint="give its passphrase (key_passphrase) or load it into ssh-agent",
+                ) from e
+            log.debug("%s: skipping encrypted key %s", self.label, path)
+            return
+        except (paramiko.SSHException, paramiko.UnknownKeyType, ValueError, OSError) as e:
+            if explicit:
+                raise ConnectError(
+                    f"cannot load private key {path}: {e}",
+                    host=self.label,
+                    step="auth",
+                    hint="check the key file and its passphrase",
+                ) from e
+            log.debug("%s: skipping unusable key %s: %s", self.label, path, e)
+            return
+        self.key(path, key)
+
+    def password(self, password: str) -> None:
+        if not self.done():
+            self._attempt("password", lambda: self.t.auth_password(self.user, password, fallback=True))
+
+    def agent(self) -> None:
+        if self.done() or not os.environ.get("SSH_AUTH_SOCK"):
+            return
+        agent = paramiko.Agent()
+        try:
+            for k in agent.get_keys():
+                self.key(f"agent {k.fingerprint}", k)
+                if self.done():
+                    break
+        finally:
+            agent.close()
+
+
+class Connection:
+    """A persistent SSH connection to one host, safe to use from many threads at once.
+
+    ``ssh_config`` is a path, a loaded ``paramiko.SSHConfig``, or ``None`` for ``~/.ssh/config``
+    when it exists. ``retries`` is the number of extra connect attempts after transient failures
+    (refused, timeout, reset, banner errors); authentication failures and host key problems are
+    never retried. ``max_sessions`` bounds concurrent channels (sshd's MaxSessions defaults to 10).
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        hostkeys: HostKeyPolicy,
+        ssh_config: str | os.PathLike[str] | paramiko.SSHConfig | None = None,
+        connect_timeout: float = 10,
+        keepalive: int = 15,
+        retries: int = 3,
+        max_sessions: int = 8,
+        backoff_base: float = 0.5,
+        jumps: JumpPool | None = None,
+    ) -> None:
+        self.target = target
+        self.hostkeys = hostkeys
+        self._ssh_config = load_ssh_config(ssh_config)
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
+        self.retries = max(0, retries)
+        self.backoff_base = backoff_base
+        self._own_jumps = jumps is None
+        self._jumps = jumps if jumps is not None else JumpPool()
+        self._lock = threading.Lock()
+        self._sudo_lock = threading.Lock()
+        self._bytes_lock = threading.Lock()
+        self._sessions = threading.BoundedSemaphore(max_sessions)
+        self._transport: paramiko.Transport | None = None
+        self._sudo_mode: str | None = None
+        self._bytes_sent = 0
+        self._rng = random.Random()
+        self._closed = False
+        self._route: tuple[list[Endpoint], Endpoint] | None = None
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def host(self) -> str:
+        """The target's display name, used in every message."""
+        return self.target.label
+
+    @property
+    def bytes_sent(self) -> int:
+        """Payload bytes sent so far (uploads, stdin); a no-op put leaves it unchanged."""
+        with self._bytes_lock:
+            return self._bytes_sent
+
+    @property
+    def connected(self) -> bool:
+        """True while the transport is up."""
+        t = self._transport
+        return t is not None and t.is_active()
+
+    def __repr__(self) -> str:
+        return f"Connection({self.target!r}, connected={self.connected})"
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _count(self, n: int) -> None:
+        with self._bytes_lock:
+            self._bytes_sent += n
+
+    # ----------------------------------------------------------------- connecting
+
+    def route(self) -> tuple[list[Endpoint], Endpoint]:
+        """The resolved jump hosts and final endpoint for this target."""
+        if self._route is None:
+            self._route = resolve_route(self.target, self._ssh_config)
+        return self._route
+
+    def connect(self) -> None:
+        """Open the transport now (normally it opens on first use)."""
+        self._ensure()
+
+    def _ensure(self) -> paramiko.Transport:
+        with self._lock:
+            if self._closed:
+                raise ConnectError(
+                    "connection was closed",
+                    host=self.host,
+                    step="connect",
+                    hint="this is a bug in the caller: use the connection before close()",
+                )
+            t = self._transport
+            if t is not None and t.is_active():
+                return t
+            if t is not None:
+                log.debug("%s: transport dropped, reconnecting", self.host)
+                t.close()
+            self._transport = self._connect_with_retries()
+            return self._transport
+
+    def _connect_with_retries(self) -> paramiko.Transport:
+        hops, final = self.route()
+        attempts = self.retries + 1
+        last: BaseException | None = None
+        where = final.label
+        for attempt in range(attempts):
+            try:
+                return self._open_route(hops, final)
+            except SealkitError:
+                raise
+            except paramiko.AuthenticationException as e:  # e.g. raised by a jump host's auth
+                raise ConnectError(
+                    f"authentication failed: {e}",
+                    host=self.host,
+                    step="auth",
+                    hint=self._auth_hint(final),
+                ) from e
+            except socket.gaierror as e:
+                raise ConnectError(
+                    f"cannot resolve {final.hostname}: {e}",
+                    host=self.host,
+                    step="connect",
+                    hint="check the address, or the HostName in the ssh config",
+                ) from e
+            except _HopError as e:
+                last, where = e.cause, e.hop
+            except (OSError, EOFError, paramiko.SSHException) as e:
+                last, where = e, final.label
+            if attempt + 1 < attempts:
+                delay = self._backoff(attempt)
+                log.debug(
+                    "%s: connect attempt %d/%d failed (%s); retrying in %.2fs",
+                    self.host,
+                    attempt + 1,
+                    attempts,
+                    last,
+                    delay,
+                )
+                time.sleep(delay)
+        raise ConnectError(
+            f"cannot connect to {where} after {attempts} attempt(s): {type(last).__name__}: {last}",
+            host=self.host,
+            step="connect",
+            hint=f"check that {where} is up and sshd listens on that port, and that no firewall blocks it",
+        ) from last
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, capped at 10 s."""
+        base = min(10.0, self.backoff_base * (2**attempt))
+        return base / 2 + self._rng.uniform(0, base / 2)
+
+    def _open_route(self, hops: list[Endpoint], final: Endpoint) -> paramiko.Transport:
+        via: paramiko.Transport | None = None
+        chain_key: tuple[object, ...] = ()
+        for hop in hops:
+            chain_key = (*chain_key, hop.key)
+            parent = via
+
+            def opener(hop: Endpoint = hop, parent: paramiko.Transport | None = parent) -> paramiko.Transport:
+                try:
+                    return self._open_hop(hop, parent, jump=True)
+                except (OSError, EOFError, paramiko.SSHException) as e:
+                    if isinstance(e, paramiko.AuthenticationException | socket.gaierror):
+                        raise
+                    raise _HopError(f"jump host {hop.label}", e) from e
+
+            via = self._jumps.get(chain_key, opener)
+        return self._open_hop(final, via, jump=False)
+
+    def _open_sock(
+        self, ep: Endpoint, via: paramiko.Transport | None, timeout: float
+    ) -> socket.socket | paramiko.Channel | paramiko.ProxyCommand:
+        if via is not None:
+            return via.open_channel("direct-tcpip", (ep.hostname, ep.port), ("127.0.0.1", 0), timeout=timeout)
+        if ep.proxy_command:
+            return paramiko.ProxyCommand(ep.proxy_command)
+        return socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+
+    def _open_hop(self, ep: Endpoint, via: paramiko.Transport | None, *, jump: bool) -> paramiko.Transport:
+        timeout = float(ep.connect_timeout or self.connect_timeout)
+        label = f"jump host {ep.label}" if jump else self.host
+        log.debug(
+            "%s: connecting to %s@%s:%d%s",
+            self.host,
+            ep.user,
+            ep.hostname,
+            ep.port,
+            " (jump host)" if jump else "",
+        )
+        sock = self._open_sock(ep, via, timeout)
+        t = paramiko.Transport(sock)
+        try:
+            t.banner_timeout = timeout
+            t.auth_timeout = timeout
+            name = ep.host_key_alias or known_hosts_name(ep.hostname, ep.port)
+            preferred = self.hostkeys.preferred_algorithms(name)
+            if preferred:
+                opts = t.get_security_options()
+                supported = list(opts.key_types)
+                usable = [a for a in preferred if a in supported]
+                opts.key_types = usable + [a for a in supported if a not in usable]
+            t.start_client(timeout=timeout)
+            self.hostkeys.verify(name, t.get_remote_server_key(), host=label)
+            self._authenticate(t, ep, label, jump=jump)
+            t.set_keepalive(ep.keepalive or self.keepalive)
+            return t
+        except BaseException:
+            t.close()
+            sock.close()
+            raise
+
+    def _authenticate(self, t: paramiko.Transport, ep: Endpoint, label: str, *, jump: bool) -> None:
+        """Explicit key, config IdentityFiles, password, agent, default keys: first that works wins.
+
+        The target's password is never offered to a jump host.
+        """
+        tgt = self.target
+        auth = _Auth(t, ep.user, label)
+        if tgt.key_path:
+            auth.key_file(tgt.key_path, tgt.key_passphrase, explicit=True)
+        for path in ep.identity_files:
+            auth.key_file(path, tgt.key_passphrase, explicit=False)
+        if tgt.password is not None and not jump:
+            auth.password(tgt.password)
+        auth.agent()
+        for path in _DEFAULT_KEYS:
+            auth.key_file(os.path.expanduser(path), tgt.key_passphrase, explicit=False)
+        if not auth.done():
+            tried = ", ".join(auth.tried) or "nothing (no key, password or agent)"
+            raise ConnectError(
+                f"authentication as {ep.user!r} failed (tried {tried})",
+                host=label,
+                step="auth",
+                hint=self._auth_hint(ep),
+            )
+        log.debug("%s: authenticated as %s", label, ep.user)
+
+    @staticmethod
+    def _auth_hint(ep: Endpoint) -> str:
+        return (
+            f"check the user ({ep.user}); install the controller's public key in "
+            f"~{ep.user}/.ssh/authorized_keys on the host, or give the right key (-i) / "
+            "password (-p)"
+        )
+
+    def close(self) -> None:
+        """Close the transport (and jump transports this connection owns). Idempotent."""
+        with self._lock:
+            self._closed = True
+            t, self._transport = self._transport, None
+        if t is not None:
+            t.close()
+        if self._own_jumps:
+            self._jumps.close()
+
+    def _abort(self) -> None:
+        """Drop the transport without marking the connection closed (next use reconnects)."""
+        with self._lock:
+            t, self._transport = self._transport, None
+        if t is not None:
+            t.close()
+
+    # ----------------------------------------------------------------- exec
+
+    def _open_session(self) -> paramiko.Channel:
+        t = self._ensure()
+        try:
+            return t.open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError) as e:
+            if t.is_active():
+                raise ConnectError(
+                    f"cannot open a session channel: {e}",
+                    host=self.host,
+                    step="connect",
+                    hint="the host refused a new session; lower concurrency or raise MaxSessions",
+                ) from e
+            # The transport died since the last command; the command never started: reconnect once.
+            log.debug("%s: transport lost before opening a channel (%s); reconnecting", self.host, e)
+            return self._ensure().open_session(timeout=self.connect_timeout)
+
+    def _use_sudo(self, sudo: bool | None) -> bool:
+        if self.target.is_root:
+            return False
+        return sudo is None or sudo
+
+    def _sudo_needs_password(self) -> bool:
+        """Probe once per connection whether sudo wants a password, and that ours is right."""
+        with self._sudo_lock:
+            if self._sudo_mode is None:
+                self._sudo_mode = self._probe_sudo()
+            return self._sudo_mode == "password"
+
+    def _probe_sudo(self) -> str:
+        rc, _, err = self._exec("sudo -n true", timeout=30)
+        if rc == 0:
+            return "nopasswd"
+        err_text = err.decode(errors="replace").strip()
+        if rc == 127 or "not found" in err_text:
+            raise ConnectError(
+                f"sudo is not installed (user {self.target.user})",
+                host=self.host,
+                step="sudo",
+                hint="install sudo on the host, or connect as root",
+            )
+        if self.target.sudo_password is None:
+            raise ConnectError(
+                f"sudo needs a password for {self.target.user} and none was given",
+                host=self.host,
+                step="sudo",
+                hint="give the sudo password (sudo_password / -p), or allow NOPASSWD in sudoers",
+            )
+        rc, _, err = self._exec(
+            sudo_wrap("true", password=True),
+            stdin_prefix=self.target.sudo_password.encode() + b"\n",
+            timeout=30,
+        )
+        if rc != 0:
+            raise ConnectError(
+                f"sudo refused the password for {self.target.user}: "
+                f"{_tail(err.decode(errors='replace'), 3) or f'rc={rc}'}",
+                host=self.host,
+                step="sudo",
+                hint="check the sudo password, and that the user is in sudoers",
+            )
+        return "password"
+
+    def _wrap(self, cmd: str, sudo: bool | None, env: Mapping[str, str] | None) -> tuple[str, bytes]:
+        """Return the command line to send and the stdin prefix (the sudo password line or b"")."""
+        inner = with_env(cmd, env)
+        if not self._use_sudo(sudo):
+            return inner, b""
+        if self._sudo_needs_password():
+            assert self.target.sudo_password is not None  # the probe guarantees it
+            return sudo_wrap(inner, password=True), self.target.sudo_password.encode() + b"\n"
+        return sudo_wrap(inner, password=False), b""
+
+    def run(
+        self,
+        cmd: str,
+        *,
+        sudo: bool | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        stdin: bytes | BinaryIO | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineCallback | None = None,
+    ) -> Result:
+        """Run ``cmd`` through the remote shell (no PTY) and return its result.
+
+        Non-root users run it under sudo unless ``sudo=False``; the sudo password goes on stdin
+        ahead of ``stdin``. ``on_line(stream, line)`` is called for each output line as it arrives.
+        A timeout always raises; a non-zero exit raises :class:`CommandFailed` when ``check`` is
+        true.
+        """
+        inner = cmd
+        if timeout is not None:
+            # sshd ignores "signal" requests for root sessions, so the host enforces the deadline
+            # itself: coreutils timeout(1) kills the command's whole process group.
+            inner = f"timeout -s KILL {math.ceil(timeout) + 1} sh -c {quote(cmd)}"
+        line, prefix = self._wrap(inner, sudo, env)
+        log.debug("%s: run%s: %s", self.host, " (sudo)" if self._use_sudo(sudo) else "", cmd)
+        try:
+            rc, out, err = self._exec(
+                line, stdin_prefix=prefix, stdin=stdin, timeout=timeout, on_line=on_line
+            )
+        except _Timeout as e:
+            res = Result(
+                self.host,
+                cmd,
+                -1,
+                e.stdout.decode(errors="replace"),
+                e.stderr.decode(errors="replace"),
+            )
+            raise CommandFailed(
+                f"command timed out after {timeout:g}s: {cmd}",
+                result=res,
+                hint="raise the step timeout, or check why the command hangs on the host",
+            ) from None
+        result = Result(self.host, cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"))
+        if rc == -1 and not self.connected:
+            raise CommandFailed(
+                f"connection lost while running: {cmd}",
+                result=result,
+                hint="check the host and the network; the command may or may not have completed",
+            )
+        if check and rc != 0:
+            raise CommandFailed(_failure_message(result), result=result)
+        return result
+
+    def _exec(
+        self,
+        command: str,
+        *,
+        stdin_prefix: bytes = b"",
+        stdin: bytes | BinaryIO | None = None,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[int, bytes, bytes]:
+        """Run a ready-made command line, reading stdout and stderr concurrently (no deadlock)."""
+        with self._sessions:
+            chan = self._open_session()
+            try:
+                chan.exec_command(command)
+                streams = {
+                    "stdout": _Drain(chan.recv, "stdout", on_line),
+                    "stderr": _Drain(chan.recv_stderr, "stderr", on_line),
+                }
+                threads = [
+                    threading.Thread(target=d.run, name=f"ssh-{self.host}-{name}", daemon=True)
+                    for name, d in streams.items()
+                ]
+                writer = _Feed(chan, stdin_prefix, stdin, self._count, progress)
+                threads.append(
+                    threading.Thread(target=writer.run, name=f"ssh-{self.host}-stdin", daemon=True)
+                )
+                for th in threads:
+                    th.start()
+                if not chan.status_event.wait(timeout):
+                    self._kill(chan)
+                    chan.close()
+                    for th in threads:
+                        th.join(1.0)
+                    raise _Timeout(bytes(streams["stdout"].buf), bytes(streams["stderr"].buf))
+                rc = chan.recv_exit_status()
+                self._wait_output(chan, threads[:2], list(streams.values()))
+                writer_thread = threads[2]
+                writer_thread.join(_OUTPUT_GRACE)
+                if writer.error is not None:
+                    log.debug("%s: stdin not fully delivered (%s); rc=%d", self.host, writer.error, rc)
+                return rc, bytes(streams["stdout"].buf), bytes(streams["stderr"].buf)
+            finally:
+                chan.close()
+
+    def _wait_output(
+        self, chan: paramiko.Channel, readers: list[threading.Thread], drains: list[_Drain]
+    ) -> None:
+        while any(th.is_alive() for th in readers):
+            for th in readers:
+                th.join(0.2)
+            quiet = time.monotonic() - max(d.last for d in drains)
+            if quiet > _OUTPUT_GRACE and any(th.is_alive() for th in readers):
+                log.debug(
+                    "%s: command exited but its output stays open (a background process?); "
+                    "closing the channel",
+                    self.host,
+                )
+                chan.close()
+                for th in readers:
+                    th.join(1.0)
+                return
+
+    def _kill(self, chan: paramiko.Channel) -> None:
+        """Ask sshd to SIGKILL the timed-out command (an RFC 4254 "signal" request)."""
+        m = paramiko.Message()
+        m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+        m.add_int(chan.remote_chanid)
+        m.add_string("signal")
+        m.add_boolean(False)
+        m.add_string("KILL")
+        try:
+            chan.transport._send_user_message(m)
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            log.debug("%s: could not signal timed-out command: %s", self.host, e)
+
+    # ----------------------------------------------------------------- files
+
+    def sha256(self, remote_path: str, *, sudo: bool | None = None) -> str | None:
+        """sha256 of a remote regular file, or None when it does not exist."""
+        p = quote(remote_path)
+        res = self.run(f"if [ -f {p} ]; then sha256sum -- {p} | cut -c1-64; fi", sudo=sudo)
+        out = res.stdout.strip()
+        return out or None
+
+    def get(self, remote_path: str, *, sudo: bool | None = None) -> bytes:
+        """Read a whole remote file (raises CommandFailed if it is missing)."""
+        line, prefix = self._wrap(f"cat -- {quote(remote_path)}", sudo, None)
+        log.debug("%s: get %s", self.host, remote_path)
+        rc, out, err = self._exec(line, stdin_prefix=prefix)
+        if rc != 0:
+            res = Result(self.host, f"cat -- {remote_path}", rc, "", err.decode(errors="replace"))
+            raise CommandFailed(_failure_message(res), result=res)
+        return out
+
+    def put(
+        self,
+        data: bytes | Path,
+        remote_path: str,
+        *,
+        mode: int = 0o644,
+        sudo: bool | None = None,
+        progress: Progress | None = None,
+    ) -> bool:
+        """Upload ``data`` to ``remote_path`` unless the host already has exactly that content.
+
+        Returns False when nothing had to change (same sha256 and mode). Otherwise the content goes
+        to a temp file next to the target, is verified by sha256 on the host, chmod-ed and renamed
+        into place with ``mv -f``: an interrupted upload never leaves a half-written
+        ``remote_path``. Uses SFTP when the login user writes the file itself, or streams through
+        ``cat`` under sudo otherwise. ``progress(bytes_so_far)`` is called after every chunk.
+        """
+        if not remote_path or remote_path.endswith("/"):
+            raise UsageError(f"invalid remote path {remote_path!r}", hint="give a file path")
+        digest, size = _sha256_local(data)
+        directory = posixpath.dirname(remote_path) or "."
+        p, d = quote(remote_path), quote(directory)
+        probe = (
+            f"if [ -d {p} ]; then echo 'sealkit: destination is a directory' >&2; exit 21; fi; "
+            f"mkdir -p -- {d} && if [ -f {p} ]; then sha256sum -- {p} | cut -c1-64; "
+            f"stat -c %a -- {p}; fi"
+        )
+        have = self.run(probe, sudo=sudo).stdout.split()
+        want_mode = format(mode & 0o7777, "o")
+        if len(have) == 2 and have[0] == digest:
+            if have[1] == want_mode:
+                log.debug("%s: put %s: unchanged (sha256 %s)", self.host, remote_path, digest[:12])
+                return False
+            self.run(f"chmod {want_mode} -- {p}", sudo=sudo)
+            return True
+        # The upload lands in a fresh 0700 directory next to the target: nobody else can open the
+        # partial file (it may be a private key), and the final rename stays on one filesystem.
+        base = posixpath.basename(remote_path)
+        tmpdir = posixpath.join(directory, f".{base}.sealkit-{secrets.token_hex(4)}.tmp")
+        tmp = posixpath.join(tmpdir, "data")
+        stale = "." + re.sub(r"([*?\[\]\\])", r"\\\1", base) + ".sealkit-*.tmp"
+        finish = (
+            f"h=$(sha256sum -- {quote(tmp)} | cut -c1-64); "
+            f'if [ "$h" != {digest} ]; then rm -rf -- {quote(tmpdir)}; '
+            f'echo "sealkit: sha256 mismatch after upload: got $h, want {digest}" >&2; '
+            "exit 22; fi; "
+            # temps of uploads interrupted long ago (link lost) would pile up: drop them
+            f"find {d} -maxdepth 1 -name {quote(stale)} -mmin +60 -exec rm -rf {{}} + 2>/dev/null; "
+            f"chmod {want_mode} -- {quote(tmp)} && mv -f -- {quote(tmp)} {p} && "
+            f"rmdir -- {quote(tmpdir)}"
+        )
+        log.debug("%s: put %s (%d bytes, sha256 %s)", self.host, remote_path, size, digest[:12])
+        if self._use_sudo(sudo):
+            self._put_stream(data, tmpdir, tmp, finish, remote_path, progress)
+        else:
+            self._put_sftp(data, tmpdir, tmp, finish, remote_path, progress)
+        return True
+
+    def _put_stream(
+        self,
+        data: bytes | Path,
+        tmpdir: str,
+        tmp: str,
+        finish: str,
+        remote_path: str,
+        progress: Progress | None,
+    ) -> None:
+        script = (
+            f"trap 'rm -rf -- {quote(tmpdir)}' EXIT; mkdir -m 700 -- {quote(tmpdir)} && "
+            f"cat > {quote(tmp)} && {finish}"
+        )
+        line, prefix = self._wrap(script, True, None)
+        with _open_source(data) as src:
+            rc, _, err = self._exec(line, stdin_prefix=prefix, stdin=src, progress=progress)
+        if rc != 0:
+            res = Result(self.host, f"put {remote_path}", rc, "", err.decode(errors="replace"))
+            raise CommandFailed(
+                _failure_message(res),
+                result=res,
+                hint="check free space and permissions on the host",
+            )
+
+    def _put_sftp(
+        self,
+        data: bytes | Path,
+        tmpdir: str,
+        tmp: str,
+        finish: str,
+        remote_path: str,
+        progress: Progress | None,
+    ) -> None:
+        with self._sessions:
+            sftp = self._open_sftp()
+            try:
+                sftp.mkdir(tmpdir, mode=0o700)
+                self._sftp_write(sftp, data, tmp, progress)
+            except BaseException as e:
+                # Interrupted (link lost, Ctrl-C): the target is untouched; try to drop the temp.
+                self._sftp_cleanup(sftp, tmpdir, tmp)
+                if not isinstance(e, OSError | EOFError | paramiko.SSHException):
+                    raise
+                raise StepFailed(
+                    f"upload to {remote_path} failed: {type(e).__name__}: {e}",
+                    host=self.host,
+                    step="put",
+                    hint=f"check free space and that {self.target.user} may write "
+                    f"{posixpath.dirname(tmpdir)} (or upload with sudo)",
+                ) from e
+            finally:
+                sftp.close()
+        self.run(finish, sudo=False)
+
+    def _sftp_cleanup(self, sftp: paramiko.SFTPClient, tmpdir: str, tmp: str) -> None:
+        for remove, path in ((sftp.remove, tmp), (sftp.rmdir, tmpdir)):
+            try:
+                remove(path)
+            except (OSError, EOFError, paramiko.SSHException) as e:
+                log.debug("%s: could not remove temp %s: %s", self.host, path, e)
+
+    def _open_sftp(self) -> paramiko.SFTPClient:
+        t = self._ensure()
+        try:
+            client = paramiko.SFTPClient.from_transport(t)
+        except (paramiko.SSHException, EOFError, OSError) as e:
+            raise ConnectError(
+                f"cannot open SFTP: {e}",
+                host=self.host,
+                step="put",
+                hint="enable the sftp subsystem in sshd_config (Subsystem sftp internal-sftp)",
+            ) from e
+        if client is None:
+            raise ConnectError(
+                "cannot open SFTP channel",
+                host=self.host,
+                step="put",
+                hint="enable the sftp subsystem in sshd_config",
+            )
+        return client
+
+    def _sftp_write(
+        self, sftp: paramiko.SFTPClient, data: bytes | Path, tmp: str, progress: Progress | None
+    ) -> None:
+        sent = 0
+        with _open_source(data) as src:
+            f = sftp.open(tmp, "wb")
+            try:
+                f.set_pipelined(True)
+                while chunk := src.read(CHUNK):
+                    f.write(chunk)
+                    sent += len(chunk)
+                    self._count(len(chunk))
+                    if progress is not None:
+                        progress(sent)
+            finally:
+                f.close()
+
+
+class _HopError(Exception):
+    """A transient failure reaching a jump host (kept apart to name the hop in the final error)."""
+
+    def __init__(self, hop: str, cause: BaseException) -> None:
+        super().__init__(f"{hop}: {cause}")
+        self.hop = hop
+        self.cause = cause
+
+
+class _Timeout(Exception):
+    def __init__(self, stdout: bytes, stderr: bytes) -> None:
+        super().__init__("timeout")
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class _Drain:
+    """Reads one output stream to EOF, optionally reporting whole lines as they arrive."""
+
+    def __init__(self, recv: Callable[[int], bytes], name: str, on_line: LineCallback | None) -> None:
+        self.recv = recv
+        self.name = name
+        self.on_line = on_line
+        self.buf = bytearray()
+        self.last = time.monotonic()
+        self._pending = b""
+
+    def run(self) -> None:
+        while True:
+            try:
+                data = self.recv(65536)
+            except (OSError, EOFError, paramiko.SSHException) as e:
+                log.debug("%s reader stopped: %s", self.name, e)
+                break
+            if not data:
+                break
+            self.last = time.monotonic()
+            self.buf += data
+            if self.on_line is not None:
+                self._emit(data)
+        if self.on_line is not None and self._pending:
+            self.on_line(self.name, self._pending.decode(errors="replace"))
+
+    def _emit(self, data: bytes) -> None:
+        assert self.on_line is not None
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        for ln in lines:
+            self.on_line(self.name, ln.decode(errors="replace").rstrip("\r"))
+
+
+class _Feed:
+    """Writes the stdin prefix (sudo password) then the payload, then EOF."""
+
+    def __init__(
+        self,
+        chan: paramiko.Channel,
+        prefix: bytes,
+        data: bytes | BinaryIO | None,
+        count: Callable[[int], None],
+        progress: Progress | None,
+    ) -> None:
+        self.chan = chan
+        self.prefix = prefix
+        self.data = data
+        self.count = count
+        self.progress = progress
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            if self.prefix:
+                self.chan.sendall(self.prefix)
+            if self.data is not None:
+                src = io.BytesIO(self.data) if isinstance(self.data, bytes) else self.data
+                sent = 0
+                while chunk := src.read(CHUNK):
+                    self.chan.sendall(chunk)
+                    sent += len(chunk)
+                    self.count(len(chunk))
+                    if self.progress is not None:
+                        self.progress(sent)
+            self.chan.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            # The command may exit without reading all its input (``head``); the caller sees the rc.
+            self.error = e
+
+
+@contextlib.contextmanager
+def _open_source(data: bytes | Path) -> Iterator[BinaryIO]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        yield io.BytesIO(bytes(data))
+    else:
+        with open(data, "rb") as f:
+            yield f
+
+
+def _sha256_local(data: bytes | Path) -> tuple[str, int]:
+    """sha256 and size of the payload, streamed for files so big images never sit in memory."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return hashlib.sha256(data).hexdigest(), len(data)
+    if not isinstance(data, Path):
+        raise UsageError(
+            f"put() takes bytes or a pathlib.Path, not {type(data).__name__}",
+            hint="wrap file names in pathlib.Path",
+        )
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(data, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                h.update(chunk)
+                size += len(chunk)
+    except OSError as e:
+        raise UsageError(f"cannot read {data}: {e}", hint="check the local file") from e
+    return h.hexdigest(), size

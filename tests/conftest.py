@@ -1,0 +1,3 @@
+"""Shared pytest setup: the multi-host lab's fixtures (tests/lab) for every test that needs hosts."""
+
+pytest_plugins = ["tests.lab.fixtures"]

@@ -1,0 +1,1 @@
+"""sealkit CONTRACT FAKES of Kubernetes tools for tests only (sealkit-contract-fake); never shipped."""

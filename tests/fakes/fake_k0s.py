@@ -1,0 +1,1007 @@
+"""k0s CONTRACT FAKE for sealkit's tests (sealkit-contract-fake): never ship this.
+
+Commands (cobra/pflag; unknown flags: "Error: unknown flag: --x"): version, install controller|
+worker, start, stop, status, reset, controller [join-token], worker [join-token], token create
+--role=worker|controller [--expiry], kubeconfig admin, kubectl, etcd member-list | leave.
+Contract points:
+  * /etc/k0s/k0s.yaml (k0s.k0sproject.io/v1beta1 ClusterConfig; -c to pick another, missing
+    explicit file is an error), spec.api.{address,externalAddress,sans,port,k0sApiPort},
+    spec.storage.{type etcd|kine, etcd.peerAddress, etcd.extraArgs}, spec.network.serviceCIDR,
+  * PKI under <data-dir>/pki (default /var/lib/k0s/pki); a pre-placed ca.crt+ca.key is used,
+  * join tokens are base64(gzip(kubeconfig)) holding a bootstrap token: worker tokens point at
+    the API (6443), controller tokens at the k0s API (9443) which hands out the CA and adds the
+    new controller to etcd (a real etcd, /usr/bin/etcd as a child),
+  * workers TLS-bootstrap through a CSR the controller approves and signs (csr-approver),
+  * `install` writes /etc/systemd/system/k0s{controller,worker}.service (refuses to overwrite
+    without --force); `start`/`stop` use systemctl when systemd runs, else start the daemon
+    detached with a pid file (like a SysV script); `reset` refuses while k0s runs,
+  * --single uses kine (here: a JSON file) and runs a worker; --enable-worker taints the node
+    node-role.kubernetes.io/control-plane:NoSchedule unless --no-taints.
+Not faked: containerd, konnectivity, autopilot, helm extensions, node-local load balancing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import http.server
+import ipaddress
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+try:  # package import in sealkit's tests; sibling import when copied onto a host
+    from . import fake_components, fake_kubelet, fakeapi, fakelib
+except ImportError:
+    import fake_components  # type: ignore[no-redef]
+    import fake_kubelet  # type: ignore[no-redef]
+    import fakeapi  # type: ignore[no-redef]
+    import fakelib  # type: ignore[no-redef]
+
+F = fakelib.Flag
+FAKE_MARK = fakelib.FAKE_MARK
+Fail = fakelib.FakeError
+
+_PARENT = [
+    F("data-dir", default="/var/lib/k0s"),
+    F("debug", "bool", aliases=("d",)),
+    F("verbose", "bool", aliases=("v",)),
+    F("log-flush-frequency", "duration"),
+    F("version", "opt"),
+    F("help", "bool", aliases=("h",)),
+    F("debugListenOn", default=":6060"),
+    F("status-socket"),
+]
+_NODE = [
+    F("cri-socket"),
+    F("enable-cloud-provider", "bool"),
+    F("iptables-mode"),
+    F("kubelet-extra-args"),
+    F("labels", "slice", split_commas=True),
+    F("taints", "slice", split_commas=True),
+    F("logging", "slice", aliases=("l",), split_commas=True),
+    F("profile", default="default"),
+    F("token-file"),
+    F("ignore-pre-flight-checks", "bool"),
+]
+CONTROLLER_FLAGS = [
+    *_PARENT,
+    *_NODE,
+    F("config", aliases=("c",), default="/etc/k0s/k0s.yaml"),
+    F("disable-components", "slice", split_commas=True),
+    F("enable-dynamic-config", "bool"),
+    F("enable-k0s-cloud-provider", "bool"),
+    F("enable-metrics-scraper", "bool"),
+    F("enable-worker", "bool"),
+    F("init-only", "bool"),
+    F("k0s-cloud-provider-port", "int", 10258),
+    F("k0s-cloud-provider-update-frequency", "duration"),
+    F("kube-controller-manager-extra-args"),
+    F("no-taints", "bool"),
+    F("single", "bool"),
+]
+WORKER_FLAGS = [*_PARENT, *_NODE]
+INSTALL_FLAGS = {
+    "controller": [*CONTROLLER_FLAGS, F("force", "bool"), F("env", "slice", aliases=("e",))],
+    "worker": [*WORKER_FLAGS, F("force", "bool"), F("env", "slice", aliases=("e",))],
+}
+TOKEN_FLAGS = [
+    *_PARENT,
+    F("config", aliases=("c",), default="/etc/k0s/k0s.yaml"),
+    F("expiry", default="0s"),
+    F("role", default="worker"),
+    F("wait", "bool"),
+]
+SIMPLE_FLAGS = [
+    *_PARENT,
+    F("config", aliases=("c",), default="/etc/k0s/k0s.yaml"),
+    F("cri-socket"),
+    F("peer-address"),
+    F("output", aliases=("o",)),
+]
+
+
+def hp(path: str) -> str:
+    return fakelib.host_path(path)
+
+
+def log(level: str, msg: str) -> None:
+    fakelib.logrus(level, msg)
+
+
+def kube_version(version: str) -> str:
+    """k0s v1.30.4+k0s.0 runs Kubernetes components that report v1.30.4+k0s."""
+    return version.split("+")[0] + "+k0s"
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def load_config(path: str, explicit: bool) -> dict[str, Any]:
+    """ClusterConfig with k0s' defaults for the fields the fake uses."""
+    spec: dict[str, Any] = {}
+    real = hp(path)
+    if os.path.exists(real):
+        try:
+            doc = fakelib.yaml_load(fakelib.read_text(real)) or {}
+        except fakelib.YamlError as exc:
+            raise Fail(f"failed to load config: {exc}") from exc
+        if doc.get("apiVersion") != "k0s.k0sproject.io/v1beta1" or doc.get("kind") not in (
+            "ClusterConfig",
+            "Cluster",
+        ):
+            raise Fail(
+                f'failed to load config: no kind "{doc.get("kind")}" is registered for '
+                f'version "{doc.get("apiVersion")}"'
+            )
+        spec = doc.get("spec") or {}
+    elif explicit:
+        raise Fail(f"failed to load config: open {path}: no such file or directory")
+    api = dict(spec.get("api") or {})
+    api.setdefault("address", fakelib.default_ip())
+    api.setdefault("port", 6443)
+    api.setdefault("k0sApiPort", 9443)
+    api.setdefault("sans", [])
+    storage = dict(spec.get("storage") or {})
+    storage.setdefault("type", "etcd")
+    etcd = dict(storage.get("etcd") or {})
+    etcd.setdefault("peerAddress", api["address"])
+    storage["etcd"] = etcd
+    net = dict(spec.get("network") or {})
+    net.setdefault("serviceCIDR", "10.96.0.0/12")
+    net.setdefault("podCIDR", "10.244.0.0/16")
+    net.setdefault("clusterDomain", "cluster.local")
+    return {"api": api, "storage": storage, "network": net, "raw": spec}
+
+
+def extra_args_dict(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
+def kubelet_extra(text: str) -> dict[str, str]:
+    return fakelib.split_kv_list(a.lstrip("-") for a in (text or "").split())
+
+
+# ---- tokens ---------------------------------------------------------------------------------
+
+
+def encode_token(server: str, ca_pem: str, user: str, token: str) -> str:
+    kc = fakelib.kubeconfig(server, ca_pem, token=token, cluster="k0s", user=user, context="k0s")
+    return base64.b64encode(gzip.compress(kc.encode(), 9)).decode()
+
+
+def decode_token(text: str) -> fakelib.KubeCreds:
+    try:
+        raw = gzip.decompress(base64.b64decode(text.strip()))
+        cfg = fakelib.yaml_load(raw.decode())
+        cluster = cfg["clusters"][0]["cluster"]
+        user = cfg["users"][0]["user"]
+    except (ValueError, OSError, KeyError, IndexError, TypeError, fakelib.YamlError) as exc:
+        raise Fail(f"failed to decode join token: {exc}") from exc
+    return fakelib.KubeCreds(
+        server=cluster["server"],
+        ca_pem=base64.b64decode(cluster["certificate-authority-data"]).decode(),
+        token=user.get("token", ""),
+    )
+
+
+def read_join_token(args: fakelib.ParsedArgs) -> str:
+    if args.get("token-file"):
+        try:
+            return fakelib.read_text(hp(args.get("token-file"))).strip()
+        except OSError as exc:
+            raise Fail(f"failed to read token file: {exc}") from exc
+    return args.positional[0] if args.positional else ""
+
+
+# ---- PKI ------------------------------------------------------------------------------------
+
+
+class Pki:
+    def __init__(self, data_dir: str) -> None:
+        self.dir = os.path.join(hp(data_dir), "pki")
+
+    def p(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def ensure_cas(self) -> None:
+        for base, cn in (
+            ("ca", "kubernetes-ca"),
+            ("front-proxy-ca", "kubernetes-front-proxy-ca"),
+            ("etcd/ca", "etcd-ca"),
+        ):
+            crt, key = self.p(base + ".crt"), self.p(base + ".key")
+            if os.path.exists(crt) != os.path.exists(key):
+                raise Fail(f"{crt} and {key} must both exist (custom CA) or both be absent")
+            if not os.path.exists(crt):
+                os.makedirs(os.path.dirname(crt), exist_ok=True)
+                fakelib.make_ca(crt, key, cn)
+        if not os.path.exists(self.p("sa.key")):
+            fakelib.write_file(self.p("sa.key"), fakelib.gen_key_pem(), 0o600)
+            fakelib.write_file(
+                self.p("sa.pub"), fakelib.run(["openssl", "pkey", "-in", self.p("sa.key"), "-pubout"]), 0o644
+            )
+
+    def leafs(self, cfg: dict[str, Any], node: str) -> None:
+        api = cfg["api"]
+        net = ipaddress.ip_network(cfg["network"]["serviceCIDR"].split(",")[0], strict=False)
+        dns = [
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            f"kubernetes.default.svc.{cfg['network']['clusterDomain']}",
+            "localhost",
+            node,
+        ]
+        ips = ["127.0.0.1", str(net.network_address + 1), api["address"]]
+        for s in [*api.get("sans", []), api.get("externalAddress", "")]:
+            if not s:
+                continue
+            try:
+                ips.append(str(ipaddress.ip_address(s)))
+            except ValueError:
+                dns.append(s)
+        issue = fakelib.issue_cert
+        issue(
+            self.p("ca.crt"),
+            self.p("ca.key"),
+            self.p("server.crt"),
+            self.p("server.key"),
+            fakelib.CertSpec("kube-apiserver", dns=tuple(dns), ips=tuple(ips), server=True),
+        )
+        issue(
+            self.p("ca.crt"),
+            self.p("ca.key"),
+            self.p("k0s-api.crt"),
+            self.p("k0s-api.key"),
+            fakelib.CertSpec("k0s-api", dns=tuple(dns), ips=tuple(ips), server=True),
+        )
+        if not os.path.exists(self.p("admin.crt")) or not fakelib.verify_chain(
+            self.p("ca.crt"), self.p("admin.crt")
+        ):
+            issue(
+                self.p("ca.crt"),
+                self.p("ca.key"),
+                self.p("admin.crt"),
+                self.p("admin.key"),
+                fakelib.CertSpec("kubernetes-admin", ("system:masters",), client=True),
+            )
+        peer = cfg["storage"]["etcd"]["peerAddress"]
+        eips = tuple(dict.fromkeys(["127.0.0.1", peer]))
+        for base in ("server", "peer"):
+            issue(
+                self.p("etcd/ca.crt"),
+                self.p("etcd/ca.key"),
+                self.p(f"etcd/{base}.crt"),
+                self.p(f"etcd/{base}.key"),
+                fakelib.CertSpec(node, dns=("localhost", node), ips=eips, server=True, client=True),
+            )
+        if not os.path.exists(self.p("apiserver-etcd-client.crt")):
+            issue(
+                self.p("etcd/ca.crt"),
+                self.p("etcd/ca.key"),
+                self.p("apiserver-etcd-client.crt"),
+                self.p("apiserver-etcd-client.key"),
+                fakelib.CertSpec("apiserver-etcd-client", client=True),
+            )
+        host = api["address"] if api.get("onlyBindToAddress") else "localhost"
+        fakelib.write_file(
+            self.p("admin.conf"),
+            fakelib.kubeconfig(
+                f"https://{host}:{api['port']}",
+                fakelib.read_text(self.p("ca.crt")),
+                cert_pem=fakelib.read_text(self.p("admin.crt")),
+                key_pem=fakelib.read_text(self.p("admin.key")),
+                cluster="local",
+                user="user",
+                context="Default",
+            ),
+            0o600,
+        )
+
+    SHARED = (
+        "ca.crt",
+        "ca.key",
+        "front-proxy-ca.crt",
+        "front-proxy-ca.key",
+        "sa.key",
+        "sa.pub",
+        "etcd/ca.crt",
+        "etcd/ca.key",
+    )
+
+
+# ---- the k0s API (port 9443): CA hand-out and etcd membership for joining controllers --------
+
+
+class K0sApi:
+    """HTTPS on k0sApiPort: /v1beta1/ca and /v1beta1/etcd/members, bearer = controller token."""
+
+    def __init__(
+        self, pki: Pki, api: fakeapi.FakeAPIServer, etcd: fakelib.EtcdClient | None, bind: str, port: int
+    ) -> None:
+        self.pki, self.api, self.etcd = pki, api, etcd
+        handler = self._handler()
+        self.httpd = http.server.ThreadingHTTPServer((bind, port), handler)
+        self.httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki.p("k0s-api.crt"), pki.p("k0s-api.key"))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def authorized(self, token: str) -> bool:
+        user = self.api.bootstrap_token_user(token)
+        if user is None:
+            return False
+        tid = token.split(".", 1)[0]
+        got = self.api.get_obj(fakeapi.SECRETS, "kube-system", f"bootstrap-token-{tid}")
+        data = (got[0].get("data") or {}) if got else {}
+        return base64.b64decode(data.get("usage-controller-join", "")).decode() == "true"
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def reply(self, code: int, obj: Any) -> None:
+                body = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def handle_any(self) -> None:
+                auth = self.headers.get("Authorization", "")
+                if not (auth.startswith("Bearer ") and outer.authorized(auth[7:].strip())):
+                    self.reply(401, {"message": "unauthorized"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                if self.path == "/v1beta1/ca":
+                    files = {}
+                    for rel in Pki.SHARED:
+                        path = outer.pki.p(rel)
+                        if os.path.exists(path):
+                            files[rel] = fakelib.b64(fakelib.read_bytes(path))
+                    self.reply(200, files)
+                elif self.path == "/v1beta1/etcd/members" and self.command == "POST":
+                    if outer.etcd is None:
+                        self.reply(400, {"message": "etcd is not the storage of this cluster"})
+                        return
+                    peer = f"https://{body['peerAddress']}:2380"
+                    members = outer.etcd.member_add([peer]).get("members", [])
+                    cluster = [
+                        f"{m.get('name') or body['node']}={m['peerURLs'][0]}"
+                        for m in members
+                        if m.get("peerURLs")
+                    ]
+                    self.reply(200, {"initialCluster": cluster})
+                else:
+                    self.reply(404, {"message": "not found"})
+
+            do_GET = handle_any
+            do_POST = handle_any
+
+        return Handler
+
+
+# ---- run state (status / stop / reset) ------------------------------------------------------
+
+
+def run_dir() -> str:
+    return hp("/run/k0s")
+
+
+def write_status(role: str, version: str, workloads: bool, single: bool) -> None:
+    fakelib.write_file(
+        os.path.join(run_dir(), "status.json"),
+        json.dumps(
+            {
+                "Version": version,
+                "Pid": os.getpid(),
+                "Role": role,
+                "Workloads": workloads,
+                "SingleNode": single,
+            }
+        ),
+        0o644,
+    )
+
+
+def running_status() -> dict[str, Any] | None:
+    path = os.path.join(run_dir(), "status.json")
+    try:
+        st = json.loads(fakelib.read_text(path))
+        os.kill(int(st["Pid"]), 0)
+        return st
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# ---- controller -----------------------------------------------------------------------------
+
+
+def etcd_child(
+    pki: Pki, data_dir: str, cfg: dict[str, Any], name: str, initial: str, state: str
+) -> tuple[subprocess.Popen[bytes], fakelib.EtcdClient]:
+    peer = cfg["storage"]["etcd"]["peerAddress"]
+    extra = extra_args_dict(cfg["storage"]["etcd"].get("extraArgs"))
+    args = {
+        "name": name,
+        "data-dir": os.path.join(hp(data_dir), "etcd"),
+        "listen-client-urls": "https://127.0.0.1:2379",
+        "advertise-client-urls": "https://127.0.0.1:2379",
+        "listen-peer-urls": f"https://{peer}:2380",
+        "initial-advertise-peer-urls": f"https://{peer}:2380",
+        "initial-cluster": initial,
+        "initial-cluster-state": state,
+        "cert-file": pki.p("etcd/server.crt"),
+        "key-file": pki.p("etcd/server.key"),
+        "trusted-ca-file": pki.p("etcd/ca.crt"),
+        "client-cert-auth": "true",
+        "peer-cert-file": pki.p("etcd/peer.crt"),
+        "peer-key-file": pki.p("etcd/peer.key"),
+        "peer-trusted-ca-file": pki.p("etcd/ca.crt"),
+        "peer-client-cert-auth": "true",
+        "logger": "zap",
+        "log-outputs": "stderr",
+        **extra,
+    }
+    etcd = os.environ.get("SEALKIT_FAKE_ETCD", "") or shutil.which("etcd") or "/usr/bin/etcd"
+    proc = fakelib.spawn_child(
+        [etcd, *[f"--{k}={v}" for k, v in args.items()]], os.path.join(hp(data_dir), "etcd.log")
+    )
+    client_url = args["advertise-client-urls"].split(",")[0]
+    client = fakelib.EtcdClient(
+        [client_url],
+        pki.p("etcd/ca.crt"),
+        pki.p("apiserver-etcd-client.crt"),
+        pki.p("apiserver-etcd-client.key"),
+    )
+    if (
+        not fakelib.wait_until(lambda: client.health() or proc.poll() is not None, 60, 0.3)
+        or proc.poll() is not None
+    ):
+        raise Fail(
+            f"etcd did not become healthy (exit {proc.poll()}); see {os.path.join(data_dir, 'etcd.log')}"
+        )
+    return proc, client
+
+
+def run_controller(argv: list[str], version: str) -> int:
+    args = fakelib.FlagSet(CONTROLLER_FLAGS).parse_pflag(argv)
+    if len(args.positional) > 1:
+        raise Fail(f"accepts at most 1 arg(s), received {len(args.positional)}")
+    cfg = load_config(args.get("config"), args.is_set("config"))
+    data_dir = args.get("data-dir")
+    pki = Pki(data_dir)
+    single = args.get("single")
+    worker = single or args.get("enable-worker")
+    node = (
+        kubelet_extra(args.get("kubelet-extra-args") or "").get("hostname-override") or fakelib.hostname()
+    ).lower()
+    token = read_join_token(args)
+    log("info", f"k0s {version} ({FAKE_MARK}) starting controller on {node}")
+    os.makedirs(pki.dir, mode=0o700, exist_ok=True)
+    stop = threading.Event()
+    fakelib.install_term_handler(stop)
+    initial = ""
+    if token and not os.path.isdir(os.path.join(hp(data_dir), "etcd", "member")):
+        creds = decode_token(token)
+        ctx = fakelib.client_ssl_context(ca_pem=creds.ca_pem)
+        ctx.check_hostname = False
+        hdr = {"Authorization": f"Bearer {creds.token}", "Content-Type": "application/json"}
+        status, body, _ = fakelib.http_request(creds.server + "/v1beta1/ca", headers=hdr, context=ctx)
+        if status != 200:
+            raise Fail(
+                f"failed to fetch the cluster CA from {creds.server}: HTTP {status} "
+                "(invalid or expired controller token?)"
+            )
+        for rel, content in json.loads(body).items():
+            path = pki.p(rel)
+            data = base64.b64decode(content)
+            if os.path.exists(path) and fakelib.read_bytes(path) != data:
+                raise Fail(
+                    f"{path} differs from the cluster's; place the same CA on every controller or none"
+                )
+            fakelib.write_file(path, data, 0o600 if rel.endswith(".key") else 0o644)
+        if cfg["storage"]["type"] == "etcd":
+            status, body, _ = fakelib.http_request(
+                creds.server + "/v1beta1/etcd/members",
+                method="POST",
+                headers=hdr,
+                context=ctx,
+                body=json.dumps(
+                    {"node": node, "peerAddress": cfg["storage"]["etcd"]["peerAddress"]}
+                ).encode(),
+            )
+            if status != 200:
+                raise Fail(f"failed to join etcd: HTTP {status}: {body[:200]!r}")
+            initial = ",".join(json.loads(body)["initialCluster"])
+    pki.ensure_cas()
+    pki.leafs(cfg, node)
+    etcd_proc = None
+    etcd_cli = None
+    if cfg["storage"]["type"] == "kine" or (single and not cfg["raw"].get("storage")):
+        store: fakeapi.Store = fakeapi.JsonFileStore(os.path.join(hp(data_dir), "db", "state.db.json"))
+    elif cfg["storage"]["type"] == "etcd":
+        peer = cfg["storage"]["etcd"]["peerAddress"]
+        has_data = os.path.isdir(os.path.join(hp(data_dir), "etcd", "member"))
+        state = "existing" if (initial or has_data) else "new"
+        etcd_proc, etcd_cli = etcd_child(
+            pki, data_dir, cfg, node, initial or f"{node}=https://{peer}:2380", state
+        )
+        store = fakeapi.EtcdStore(etcd_cli)
+    else:
+        raise Fail(f"unsupported storage type {cfg['storage']['type']!r}")
+    fakeapi.wait_for_store(store, 60)
+    api_cfg = cfg["api"]
+    apiserver = fakeapi.FakeAPIServer(
+        fakeapi.APIServerConfig(
+            cert_file=pki.p("server.crt"),
+            key_file=pki.p("server.key"),
+            client_ca_file=pki.p("ca.crt"),
+            bind_address=api_cfg["address"] if api_cfg.get("onlyBindToAddress") else "0.0.0.0",
+            secure_port=int(api_cfg["port"]),
+            advertise_address=api_cfg["address"],
+            version=kube_version(version),
+            store=store,
+            anonymous_auth=False,
+            service_cluster_ip_range=cfg["network"]["serviceCIDR"],
+        )
+    )
+    apiserver.start()
+    k0s_api = K0sApi(pki, apiserver, etcd_cli, apiserver.cfg.bind_address, int(api_cfg["k0sApiPort"]))
+    k0s_api.start()
+    admin = fakelib.KubeClient(
+        fakelib.KubeCreds(
+            server=f"https://{api_cfg['address']}:{api_cfg['port']}",
+            ca_pem=fakelib.read_text(pki.p("ca.crt")),
+            cert_file=pki.p("admin.crt"),
+            key_file=pki.p("admin.key"),
+        )
+    )
+    approver = threading.Thread(target=csr_approver, args=(admin, pki, stop), daemon=True)
+    approver.start()
+    if worker:
+        labels = {
+            "node-role.kubernetes.io/control-plane": "true",
+            **fakelib.split_kv_list(args.get("labels") or []),
+        }
+        taints = (
+            []
+            if args.get("no-taints") or single
+            else [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+        )
+        taints += [fakelib.parse_taint(t) for t in args.get("taints") or []]
+        register_local(admin, node, args, version, labels, taints, stop)
+    write_status("controller+worker" if worker else "controller", version, bool(worker), bool(single))
+    log("info", f"k0s controller is running ({FAKE_MARK})")
+    fakelib.sd_notify("READY=1")
+    try:
+        while not stop.wait(1):
+            if etcd_proc is not None and etcd_proc.poll() is not None:
+                raise Fail(f"etcd exited with code {etcd_proc.returncode}")
+    finally:
+        k0s_api.stop()
+        apiserver.stop()
+        fakelib.stop_child(etcd_proc)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir(), "status.json"))
+    return 0
+
+
+def csr_approver(client: fakelib.KubeClient, pki: Pki, stop: threading.Event) -> None:
+    while not stop.wait(1):
+        try:
+            fake_components.csr_pass(client, pki.p("ca.crt"), pki.p("ca.key"), 365)
+        except fakelib.FakeError as exc:
+            log("warning", f"csr-approver: {exc}")
+
+
+def register_local(
+    client: fakelib.KubeClient,
+    node: str,
+    args: fakelib.ParsedArgs,
+    version: str,
+    labels: dict[str, str],
+    taints: list[dict[str, str]],
+    stop: threading.Event,
+) -> None:
+    extra = kubelet_extra(args.get("kubelet-extra-args") or "")
+    ips = [i for i in extra.get("node-ip", "").split(",") if i] or [fakelib.default_ip()]
+    obj = fakelib.node_object(
+        node, ips, [], kube_version(version), labels, taints, {"sealkit.io/fake": FAKE_MARK}, instance_type=""
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fakelib.register_node(client, obj, log)
+            break
+        except fakelib.FakeError as exc:
+            if time.monotonic() > deadline:
+                raise Fail(f"failed to register node {node}: {exc}") from exc
+            time.sleep(1)
+    freq = fakelib.parse_duration(extra.get("node-status-update-frequency", "10s"))
+    threading.Thread(target=fakelib.heartbeat_loop, args=(client, node, freq, stop, log), daemon=True).start()
+
+
+# ---- worker ---------------------------------------------------------------------------------
+
+
+def run_worker(argv: list[str], version: str) -> int:
+    args = fakelib.FlagSet(WORKER_FLAGS).parse_pflag(argv)
+    token = read_join_token(args)
+    data_dir = hp(args.get("data-dir"))
+    kubeconfig = os.path.join(data_dir, "kubelet.conf")
+    node = (
+        kubelet_extra(args.get("kubelet-extra-args") or "").get("hostname-override") or fakelib.hostname()
+    ).lower()
+    stop = threading.Event()
+    fakelib.install_term_handler(stop)
+    log("info", f"k0s {version} ({FAKE_MARK}) starting worker {node}")
+    if not os.path.exists(kubeconfig):
+        if not token:
+            raise Fail(
+                "normal kubelet kubeconfig does not exist and no join-token given. "
+                "dunno how to make kubelet auth to api"
+            )
+        creds = decode_token(token)
+        boot_path = os.path.join(data_dir, "kubelet-bootstrap.conf")
+        fakelib.write_file(
+            boot_path, fakelib.kubeconfig(creds.server, creds.ca_pem, token=creds.token), 0o600
+        )
+        fake_kubelet.tls_bootstrap(
+            boot_path, kubeconfig, os.path.join(data_dir, "kubelet", "pki"), node, stop
+        )
+    client = fakelib.KubeClient(fakelib.load_kubeconfig(kubeconfig))
+    labels = fakelib.split_kv_list(args.get("labels") or [])
+    taints = [fakelib.parse_taint(t) for t in args.get("taints") or []]
+    register_local(client, node, args, version, labels, taints, stop)
+    write_status("worker", version, True, False)
+    log("info", f"k0s worker is running ({FAKE_MARK})")
+    fakelib.sd_notify("READY=1")
+    stop.wait()
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(run_dir(), "status.json"))
+    return 0
+
+
+# ---- service management ---------------------------------------------------------------------
+
+
+def systemd_running() -> bool:
+    return os.path.isdir("/run/systemd/system") and not os.environ.get("SEALKIT_FAKE_ROOT")
+
+
+def unit_path(role: str) -> str:
+    return hp(f"/etc/systemd/system/k0s{role}.service")
+
+
+def installed_role() -> str:
+    for role in ("controller", "worker"):
+        if os.path.exists(unit_path(role)):
+            return role
+    return ""
+
+
+def cmd_install(role: str, argv: list[str], version: str) -> int:
+    args = fakelib.FlagSet(INSTALL_FLAGS[role]).parse_pflag(argv)
+    if os.geteuid() != 0:
+        raise Fail("this command must be run as root!")
+    if installed_role() and not args.get("force"):
+        raise Fail(
+            f"failed to install k0s service: Init already exists: "
+            f"/etc/systemd/system/k0s{installed_role()}.service"
+        )
+    if args.get("token-file") and not os.path.exists(hp(args.get("token-file"))):
+        raise Fail(f"failed to read token file: open {args.get('token-file')}: no such file")
+    if args.is_set("config"):
+        load_config(args.get("config"), True)
+    exe = os.path.realpath(sys.argv[0])
+    passed = [a for a in argv if a not in ("--force",) and not a.startswith("--env")]
+    env = [f'Environment="{e}"' for e in args.get("env") or []]
+    unit = "\n".join(
+        [
+            "[Unit]",
+            f"Description=k0s - Zero Friction Kubernetes ({FAKE_MARK})",
+            "Documentation=https://docs.k0sproject.io",
+            "ConditionFileIsExecutable=" + exe,
+            "After=network-online.target",
+            "Wants=network-online.target",
+            "",
+            "[Service]",
+            "StartLimitInterval=5",
+            "StartLimitBurst=10",
+            f"ExecStart={shlex.join([exe, role, *passed])}",
+            *env,
+            "RestartSec=10",
+            "Delegate=yes",
+            "KillMode=process",
+            "LimitCORE=infinity",
+            "TasksMax=infinity",
+            "TimeoutStartSec=0",
+            "LimitNOFILE=999999",
+            "Restart=always",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+    fakelib.write_file(unit_path(role), unit, 0o644)
+    if systemd_running():
+        subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
+        subprocess.run(["systemctl", "enable", f"k0s{role}.service"], check=False, capture_output=True)
+    log("info", f"Installed k0s {role} service ({FAKE_MARK})")
+    return 0
+
+
+def pid_file(role: str) -> str:
+    return hp(f"/var/run/k0s{role}.pid")
+
+
+def cmd_start(version: str) -> int:
+    role = installed_role()
+    if not role:
+        raise Fail("k0s has not been installed as a service")
+    if systemd_running():
+        proc = subprocess.run(
+            ["systemctl", "start", f"k0s{role}.service"], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise Fail(proc.stderr.strip())
+        return 0
+    if running_status() is not None:
+        return 0
+    unit = fakelib.read_text(unit_path(role))
+    line = next(ln for ln in unit.splitlines() if ln.startswith("ExecStart="))
+    cmd = shlex.split(line[len("ExecStart=") :])
+    env = dict(os.environ)
+    for ln in unit.splitlines():
+        if ln.startswith("Environment="):
+            key, _, value = ln[len("Environment=") :].strip('"').partition("=")
+            env[key] = value
+    log_path = hp(f"/var/log/k0s{role}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "ab") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, *cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    fakelib.write_file(pid_file(role), f"{proc.pid}\n", 0o644)
+    log("info", f"started k0s{role} (pid {proc.pid}) without systemd ({FAKE_MARK})")
+    return 0
+
+
+def cmd_stop() -> int:
+    role = installed_role()
+    if not role:
+        raise Fail("k0s has not been installed as a service")
+    if systemd_running():
+        subprocess.run(["systemctl", "stop", f"k0s{role}.service"], check=False)
+        return 0
+    try:
+        pid = int(fakelib.read_text(pid_file(role)).strip())
+    except (OSError, ValueError):
+        return 0
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    fakelib.wait_until(lambda: not _alive(pid), 30)
+    os.remove(pid_file(role))
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):
+        stat = fakelib.read_text(f"/proc/{pid}/stat")
+        return stat.split(")")[-1].split()[0] != "Z"
+    return True
+
+
+def cmd_reset(argv: list[str]) -> int:
+    args = fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(argv)
+    if os.geteuid() != 0:
+        raise Fail("this command must be run as root!")
+    if running_status() is not None:
+        raise Fail("k0s seems to be running! please stop k0s before reset.")
+    for role in ("controller", "worker"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(unit_path(role))
+    shutil.rmtree(hp(args.get("data-dir")), ignore_errors=True)
+    shutil.rmtree(run_dir(), ignore_errors=True)
+    log("info", "k0s cleanup operations done.")
+    log("warning", "To ensure a full reset, a node reboot is recommended.")
+    return 0
+
+
+def cmd_status() -> int:
+    st = running_status()
+    if st is None:
+        sys.stderr.write(
+            'Error: status: can\'t get "status" via "/run/k0s/status.sock": k0s is not running\n'
+        )
+        return 1
+    print(
+        f"Version: {st['Version']}\nProcess ID: {st['Pid']}\nRole: {st['Role']}\n"
+        f"Workloads: {str(st['Workloads']).lower()}\nSingleNode: "
+        f"{str(st['SingleNode']).lower()}"
+    )
+    return 0
+
+
+def cmd_token_create(argv: list[str]) -> int:
+    args = fakelib.FlagSet(TOKEN_FLAGS).parse_pflag(argv)
+    role = args.get("role")
+    if role not in ("worker", "controller"):
+        raise Fail(f'unsupported role "{role}"; supported roles are "worker" and "controller"')
+    cfg = load_config(args.get("config"), args.is_set("config"))
+    pki = Pki(args.get("data-dir"))
+    if not os.path.exists(pki.p("admin.conf")):
+        raise Fail(
+            f"failed to create join token: k0s controller is not running here ({pki.p('admin.conf')} missing)"
+        )
+    creds = fakelib.load_kubeconfig(pki.p("admin.conf"))
+    creds.server = f"https://{cfg['api']['address']}:{cfg['api']['port']}"
+    client = fakelib.KubeClient(creds)
+    tid, secret = secrets.token_hex(3), secrets.token_hex(8)
+    data = {
+        "token-id": tid,
+        "token-secret": secret,
+        "usage-bootstrap-authentication": "true",
+        "usage-bootstrap-signing": "true",
+        "auth-extra-groups": "system:bootstrappers:" + ("worker" if role == "worker" else "controller"),
+    }
+    if role == "controller":
+        data["usage-controller-join"] = "true"
+    expiry = fakelib.parse_duration(args.get("expiry"))
+    if expiry > 0:
+        data["expiration"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expiry))
+    client.request(
+        "POST",
+        "/api/v1/namespaces/kube-system/secrets",
+        {
+            "metadata": {"name": f"bootstrap-token-{tid}"},
+            "type": "bootstrap.kubernetes.io/token",
+            "stringData": data,
+        },
+    )
+    host = cfg["api"].get("externalAddress") or cfg["api"]["address"]
+    port = cfg["api"]["port"] if role == "worker" else cfg["api"]["k0sApiPort"]
+    user = "kubelet-bootstrap" if role == "worker" else "controller-bootstrap"
+    print(encode_token(f"https://{host}:{port}", fakelib.read_text(pki.p("ca.crt")), user, f"{tid}.{secret}"))
+    return 0
+
+
+def cmd_etcd(sub: str, argv: list[str]) -> int:
+    args = fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(argv)
+    pki = Pki(args.get("data-dir"))
+    cfg = load_config(args.get("config"), args.is_set("config"))
+    extra = extra_args_dict(cfg["storage"]["etcd"].get("extraArgs"))
+    url = extra.get("advertise-client-urls", "https://127.0.0.1:2379").split(",")[0]
+    cli = fakelib.EtcdClient(
+        [url],
+        pki.p("etcd/ca.crt"),
+        pki.p("apiserver-etcd-client.crt"),
+        pki.p("apiserver-etcd-client.key"),
+    )
+    members = cli.member_list()
+    if sub == "member-list":
+        print(json.dumps({"members": {m.get("name", ""): m["peerURLs"][0] for m in members}}))
+        return 0
+    peer = args.get("peer-address") or cfg["storage"]["etcd"]["peerAddress"]
+    target = [m for m in members if f"https://{peer}:2380" in m.get("peerURLs", [])]
+    if not target:
+        raise Fail(f"peer {peer} is not a member of the etcd cluster")
+    cli.member_remove(target[0]["ID"])
+    log("info", f"Successfully removed etcd member {target[0].get('name')} ({peer})")
+    return 0
+
+
+def cmd_kubectl(argv: list[str], data_dir: str) -> int:
+    env = dict(os.environ)
+    env.setdefault("KUBECONFIG", os.path.join(hp(data_dir), "pki", "admin.conf"))
+    kubectl = os.environ.get("SEALKIT_FAKE_KUBECTL", "") or "/usr/bin/kubectl"
+    os.execve(kubectl, [kubectl, *argv], env)
+    return 1
+
+
+def main(argv: list[str], version: str) -> int:
+    """k0s entry point; returns the exit code the real k0s would."""
+    words = [a for a in argv if not a.startswith("-")]
+    cmd = words[0] if words else ""
+    rest = list(argv)
+    if cmd:
+        rest.remove(cmd)
+    try:
+        if cmd == "version" or (not cmd and any(a.startswith("--version") for a in argv)):
+            print(version)
+            return 0
+        if not cmd:
+            fakelib.FlagSet(_PARENT).parse_pflag(rest)
+            print(
+                f"k0s ({FAKE_MARK}) commands: version install start stop status reset "
+                "controller worker token kubeconfig kubectl etcd"
+            )
+            return 0
+        if cmd == "install":
+            role = next((a for a in rest if not a.startswith("-")), "")
+            if role not in INSTALL_FLAGS:
+                raise Fail(f'unknown command "{role}" for "k0s install"')
+            rest.remove(role)
+            return cmd_install(role, rest, version)
+        if cmd == "start":
+            fakelib.FlagSet(_PARENT).parse_pflag(rest)
+            return cmd_start(version)
+        if cmd == "stop":
+            fakelib.FlagSet(_PARENT).parse_pflag(rest)
+            return cmd_stop()
+        if cmd == "status":
+            fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(rest)
+            return cmd_status()
+        if cmd == "reset":
+            return cmd_reset(rest)
+        if cmd == "controller":
+            return run_controller(rest, version)
+        if cmd == "worker":
+            return run_worker(rest, version)
+        if cmd == "token":
+            sub = next((a for a in rest if not a.startswith("-")), "")
+            if sub != "create":
+                raise Fail(f"k0s token {sub}: not implemented by the {FAKE_MARK}")
+            rest.remove(sub)
+            return cmd_token_create(rest)
+        if cmd == "kubeconfig":
+            sub = next((a for a in rest if not a.startswith("-")), "")
+            if sub != "admin":
+                raise Fail(f"k0s kubeconfig {sub}: not implemented by the {FAKE_MARK}")
+            rest.remove(sub)
+            args = fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(rest)
+            print(fakelib.read_text(Pki(args.get("data-dir")).p("admin.conf")), end="")
+            return 0
+        if cmd == "kubectl":
+            return cmd_kubectl(rest, "/var/lib/k0s")
+        if cmd == "etcd":
+            sub = next((a for a in rest if not a.startswith("-")), "")
+            if sub not in ("member-list", "leave"):
+                raise Fail(f'unknown command "{sub}" for "k0s etcd"')
+            rest.remove(sub)
+            return cmd_etcd(sub, rest)
+        sys.stderr.write(f'Error: unknown command "{cmd}" for "k0s"\nRun \'k0s --help\' for usage.\n')
+        return 1
+    except fakelib.FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 1
+    except (fakelib.FakeError, OSError, ssl.SSLError) as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 1

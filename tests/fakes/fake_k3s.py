@@ -1,0 +1,1409 @@
+"""k3s CONTRACT FAKE for sealkit's tests (sealkit-contract-fake): never ship this.
+
+Behaves like the real `k3s` binary as far as sealkit can observe: the same subcommands and flag
+set (urfave/cli v1 parsing: unknown flags fail with "flag provided but not defined: -x"), the same
+config file (/etc/rancher/k3s/config.yaml + config.yaml.d, keys = flag names, unknown keys warned
+and skipped), the same environment variables, the same files written (k3s.yaml, server/token,
+node-token, TLS under server/tls, /etc/rancher/node/password), pre-placed CA files honoured, the
+same join protocol (GET /cacerts, token CA-hash check, basic-auth supervisor endpoints
+/v1-k3s/server-bootstrap and /v1-k3s/client-kubelet.crt, node-password secrets), and for
+--cluster-init a REAL etcd (Debian's /usr/bin/etcd, TLS + client-cert auth, like k3s' embedded
+one) that joining servers become members of. Instead of kube-apiserver it serves `fakeapi`.
+
+Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|certificate|
+secrets-encrypt|check-config` exit 1 saying so.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import glob
+import hashlib
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+from dataclasses import dataclass
+from typing import Any
+
+try:  # package import in sealkit's tests; sibling import when copied onto a host
+    from . import fakeapi, fakelib
+except ImportError:
+    import fakeapi  # type: ignore[no-redef]
+    import fakelib  # type: ignore[no-redef]
+
+F = fakelib.Flag
+FAKE_MARK = fakelib.FAKE_MARK
+PROGRAM = "k3s"
+
+# ---- the real flag tables (k3s pkg/cli/cmds/server.go, agent.go, log.go, config.go) ----------
+
+_LOG_FLAGS = [
+    F("config", aliases=("c",), default="/etc/rancher/k3s/config.yaml", env=("K3S_CONFIG_FILE",)),
+    F("debug", "bool", env=("K3S_DEBUG",)),
+    F("v", "int", 0),
+    F("vmodule"),
+    F("log", aliases=("l",)),
+    F("alsologtostderr", "bool"),
+]
+
+_AGENT_SHARED = [
+    F("node-name", env=("K3S_NODE_NAME",)),
+    F("with-node-id", "bool"),
+    F("node-label", "slice"),
+    F("node-taint", "slice"),
+    F("image-credential-provider-bin-dir", default="/var/lib/rancher/credentialprovider/bin"),
+    F(
+        "image-credential-provider-config",
+        default="/var/lib/rancher/credentialprovider/config.yaml",
+    ),
+    F("selinux", "bool", env=("K3S_SELINUX",)),
+    F("lb-server-port", "int", 6444, env=("K3S_LB_SERVER_PORT",)),
+    F("protect-kernel-defaults", "bool"),
+    F("docker", "bool"),
+    F("container-runtime-endpoint"),
+    F("default-runtime"),
+    F("image-service-endpoint"),
+    F("disable-default-registry-endpoint", "bool"),
+    F("pause-image", default="rancher/mirrored-pause:3.6"),
+    F("snapshotter", default="overlayfs"),
+    F("private-registry", default="/etc/rancher/k3s/registries.yaml"),
+    F("airgap-extra-registry", "slice", hidden=True),
+    F("node-ip", "slice", aliases=("i",), split_commas=True),
+    F("node-external-ip", "slice", split_commas=True),
+    F("resolv-conf", env=("K3S_RESOLV_CONF",)),
+    F("flannel-iface"),
+    F("flannel-conf"),
+    F("flannel-cni-conf"),
+    F("vpn-auth", env=("K3S_VPN_AUTH",)),
+    F("vpn-auth-file", env=("K3S_VPN_AUTH_FILE",)),
+    F("kubelet-arg", "slice"),
+    F("kube-proxy-arg", "slice"),
+    F("rootless", "bool"),
+    F("prefer-bundled-bin", "bool"),
+]
+
+SERVER_FLAGS = [
+    *_LOG_FLAGS,
+    F("bind-address"),
+    F("https-listen-port", "int", 6443),
+    F("advertise-address"),
+    F("advertise-port", "int", 0),
+    F("tls-san", "slice", split_commas=True),
+    F("tls-san-security", "bool", True),
+    F("data-dir", aliases=("d",)),
+    F("cluster-cidr", "slice", split_commas=True),
+    F("service-cidr", "slice", split_commas=True),
+    F("service-node-port-range", default="30000-32767"),
+    F("cluster-dns", "slice", split_commas=True),
+    F("cluster-domain", default="cluster.local"),
+    F("flannel-backend", default="vxlan"),
+    F("flannel-ipv6-masq", "bool"),
+    F("flannel-external-ip", "bool"),
+    F("egress-selector-mode", default="agent"),
+    F("servicelb-namespace", default="kube-system"),
+    F("write-kubeconfig", aliases=("o",), env=("K3S_KUBECONFIG_OUTPUT",)),
+    F("write-kubeconfig-mode", env=("K3S_KUBECONFIG_MODE",)),
+    F("write-kubeconfig-group", env=("K3S_KUBECONFIG_GROUP",)),
+    F("helm-job-image"),
+    F("token", aliases=("t",), env=("K3S_TOKEN",)),
+    F("token-file", env=("K3S_TOKEN_FILE",)),
+    F("agent-token", env=("K3S_AGENT_TOKEN",)),
+    F("agent-token-file", env=("K3S_AGENT_TOKEN_FILE",)),
+    F("server", aliases=("s",), env=("K3S_URL",)),
+    F("cluster-init", "bool", env=("K3S_CLUSTER_INIT",)),
+    F("cluster-reset", "bool", env=("K3S_CLUSTER_RESET",)),
+    F("cluster-reset-restore-path"),
+    F("kube-apiserver-arg", "slice"),
+    F("etcd-arg", "slice"),
+    F("kube-controller-manager-arg", "slice"),
+    F("kube-scheduler-arg", "slice"),
+    F("kube-cloud-controller-manager-arg", "slice"),
+    F("datastore-endpoint", env=("K3S_DATASTORE_ENDPOINT",)),
+    F("datastore-cafile", env=("K3S_DATASTORE_CAFILE",)),
+    F("datastore-certfile", env=("K3S_DATASTORE_CERTFILE",)),
+    F("datastore-keyfile", env=("K3S_DATASTORE_KEYFILE",)),
+    F("etcd-expose-metrics", "bool"),
+    F("etcd-disable-snapshots", "bool"),
+    F("etcd-snapshot-name", default="etcd-snapshot"),
+    F("etcd-snapshot-schedule-cron", default="0 */12 * * *"),
+    F("etcd-snapshot-retention", "int", 5),
+    F("etcd-snapshot-dir"),
+    F("etcd-snapshot-compress", "bool"),
+    F("etcd-s3", "bool"),
+    F("etcd-s3-endpoint", default="s3.amazonaws.com"),
+    F("etcd-s3-endpoint-ca"),
+    F("etcd-s3-skip-ssl-verify", "bool"),
+    F("etcd-s3-access-key", env=("AWS_ACCESS_KEY_ID",)),
+    F("etcd-s3-secret-key", env=("AWS_SECRET_ACCESS_KEY",)),
+    F("etcd-s3-bucket"),
+    F("etcd-s3-region", default="us-east-1"),
+    F("etcd-s3-folder"),
+    F("etcd-s3-insecure", "bool"),
+    F("etcd-s3-timeout", "duration", "5m0s"),
+    F("default-local-storage-path"),
+    F("disable", "slice", split_commas=True),
+    F("disable-scheduler", "bool"),
+    F("disable-cloud-controller", "bool"),
+    F("disable-kube-proxy", "bool"),
+    F("disable-network-policy", "bool"),
+    F("disable-helm-controller", "bool"),
+    F("disable-apiserver", "bool", hidden=True),
+    F("disable-controller-manager", "bool", hidden=True),
+    F("disable-etcd", "bool", hidden=True),
+    F("embedded-registry", "bool"),
+    *_AGENT_SHARED,
+    F("system-default-registry", env=("K3S_SYSTEM_DEFAULT_REGISTRY",)),
+    F("secrets-encryption", "bool"),
+    F("enable-pprof", "bool"),
+    F("disable-agent", "bool", hidden=True),
+    F("kube-controller-arg", "slice", hidden=True),
+    F("kube-cloud-controller-arg", "slice", hidden=True),
+]
+
+AGENT_FLAGS = [
+    *_LOG_FLAGS,
+    F("token", aliases=("t",), env=("K3S_TOKEN",)),
+    F("token-file", env=("K3S_TOKEN_FILE",)),
+    F("server", aliases=("s",), env=("K3S_URL",)),
+    F("data-dir", aliases=("d",), default="/var/lib/rancher/k3s"),
+    *_AGENT_SHARED,
+    F("disable-selinux", "bool", True, hidden=True),
+    F("no-flannel", "bool", hidden=True),
+    F("cluster-secret", env=("K3S_CLUSTER_SECRET",), hidden=True),
+]
+
+DISABLE_ITEMS = ("coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes")
+SUBCOMMANDS = (
+    "server",
+    "agent",
+    "kubectl",
+    "crictl",
+    "ctr",
+    "check-config",
+    "token",
+    "etcd-snapshot",
+    "secrets-encrypt",
+    "certificate",
+    "completion",
+    "help",
+    "h",
+)
+
+USAGE = f"""NAME:
+   k3s - Kubernetes, but small and simple ({FAKE_MARK})
+
+USAGE:
+   k3s [global options] command [command options] [arguments...]
+
+COMMANDS:
+   server           Run management server
+   agent            Run node agent
+   kubectl          Run kubectl
+   token            Manage bootstrap tokens
+
+GLOBAL OPTIONS:
+   --debug        (logging) Turn on debug logs [$K3S_DEBUG]
+   --help, -h     show help
+   --version, -v  print the version
+"""
+
+
+def log(level: str, msg: str) -> None:
+    fakelib.logrus(level, msg)
+
+
+class Fatal(fakelib.FakeError):
+    """k3s' `level=fatal` exit."""
+
+
+# ---- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Token:
+    """A k3s token: secure `K10<ca-hash>::<user>:<password>` or short `<password>`."""
+
+    ca_hash: str
+    username: str
+    password: str
+
+    @classmethod
+    def parse(cls, text: str) -> Token:
+        text = text.strip()
+        if text.startswith("K10") and "::" in text:
+            ca_hash, _, creds = text[3:].partition("::")
+            user, sep, pw = creds.partition(":")
+            if not sep:
+                return cls(ca_hash, "", creds)
+            return cls(ca_hash, user, pw)
+        return cls("", "", text)
+
+
+def ca_hash_of_file_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ca_hash_matches(cacerts: bytes, want: str) -> bool:
+    """Self-signed CA: sha256 of the PEM bundle; custom CA: sha256 of the root's DER."""
+    if ca_hash_of_file_bytes(cacerts) == want:
+        return True
+    certs = fakelib.pem_certs(cacerts)
+    return bool(certs) and fakelib.cert_der_sha256(certs[-1]) == want
+
+
+# ---- config file (k3s pkg/configfilearg) ----------------------------------------------------
+
+
+def _config_value(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def config_file_args(args: list[str], fs: fakelib.FlagSet) -> list[str]:
+    """Read config.yaml (+ config.yaml.d/*.yaml) into `--key=value` args placed before `args`."""
+    path, explicit = "", False
+    env = os.environ.get("K3S_CONFIG_FILE", "")
+    if env:
+        path, explicit = env, True
+    for i, arg in enumerate(args):
+        for name in ("--config", "-c"):
+            if arg == name and i + 1 < len(args):
+                path, explicit = args[i + 1], True
+            elif arg.startswith(name + "="):
+                path, explicit = arg[len(name) + 1 :], True
+    if not path:
+        path = "/etc/rancher/k3s/config.yaml"
+    real = fakelib.host_path(path)
+    files = []
+    if os.path.exists(real):
+        files.append(real)
+    elif explicit:
+        raise Fatal(f"open {path}: no such file or directory")
+    files += sorted(glob.glob(real + ".d/*.yaml")) + sorted(glob.glob(real + ".d/*.yml"))
+    merged: dict[str, Any] = {}
+    for f in sorted(set(files), key=files.index):
+        try:
+            data = fakelib.yaml_load(fakelib.read_text(f))
+        except fakelib.YamlError as exc:
+            raise Fatal(f"failed to parse {f}: {exc}") from exc
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise Fatal(f"failed to parse {f}: config must be a YAML mapping of flag: value")
+        for key, value in data.items():
+            append = key.endswith("+")
+            base = key.rstrip("+")
+            if append and isinstance(merged.get(base), list):
+                merged[base] = merged[base] + (value if isinstance(value, list) else [value])
+            else:
+                merged[base] = value
+    out: list[str] = []
+    for key, value in merged.items():
+        if key not in fs.by_name or key in ("config", "c"):
+            log("warning", f"Unknown flag --{key} found in config.yaml, skipping")
+            continue
+        prefix = "-" if len(key) == 1 else "--"
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            out.append(f"{prefix}{key}={_config_value(item)}")
+    return out
+
+
+def parse_command(fs: fakelib.FlagSet, argv: list[str]) -> fakelib.ParsedArgs:
+    args = fs.parse_go([*config_file_args(argv, fs), *argv])
+    fs.apply_env(args)
+    if args.positional:
+        raise fakelib.FlagError(f"unexpected argument {args.positional[0]!r}")
+    for item in args.get("disable") or []:
+        if item not in DISABLE_ITEMS:
+            log("warning", f"Unknown component {item!r} in --disable")
+    return args
+
+
+# ---- paths ----------------------------------------------------------------------------------
+
+
+class Paths:
+    """Where real k3s keeps things (all absolute paths redirected under $SEALKIT_FAKE_ROOT)."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data = fakelib.host_path(data_dir or "/var/lib/rancher/k3s")
+        self.server = os.path.join(self.data, "server")
+        self.tls = os.path.join(self.server, "tls")
+        self.etcd_tls = os.path.join(self.tls, "etcd")
+        self.db = os.path.join(self.server, "db")
+        self.etcd_data = os.path.join(self.db, "etcd")
+        self.agent = os.path.join(self.data, "agent")
+        self.cred = os.path.join(self.server, "cred")
+
+    def t(self, name: str) -> str:
+        return os.path.join(self.tls, name)
+
+    def e(self, name: str) -> str:
+        return os.path.join(self.etcd_tls, name)
+
+
+# Files a joining server receives (k3s' bootstrap data, by field name → path under server/).
+BOOTSTRAP_FILES = {
+    "ServerCA": "tls/server-ca.crt",
+    "ServerCAKey": "tls/server-ca.key",
+    "ClientCA": "tls/client-ca.crt",
+    "ClientCAKey": "tls/client-ca.key",
+    "RequestHeaderCA": "tls/request-header-ca.crt",
+    "RequestHeaderCAKey": "tls/request-header-ca.key",
+    "ServiceKey": "tls/service.key",
+    "ETCDServerCA": "tls/etcd/server-ca.crt",
+    "ETCDServerCAKey": "tls/etcd/server-ca.key",
+    "ETCDPeerCA": "tls/etcd/peer-ca.crt",
+    "ETCDPeerCAKey": "tls/etcd/peer-ca.key",
+}
+
+CA_NAMES = {
+    "server-ca": "k3s-server-ca",
+    "client-ca": "k3s-client-ca",
+    "request-header-ca": "k3s-request-header-ca",
+}
+
+
+def ensure_cas(p: Paths, with_etcd: bool) -> None:
+    """Use pre-placed CA files (custom CA); generate the missing ones like k3s does."""
+    for base, cn in CA_NAMES.items():
+        crt, key = p.t(base + ".crt"), p.t(base + ".key")
+        if os.path.exists(crt) != os.path.exists(key):
+            raise Fatal(f"{crt} and {key} must both exist (custom CA) or both be absent")
+        if not os.path.exists(crt):
+            fakelib.make_ca(crt, key, f"{cn}@{int(time.time())}")
+    if not os.path.exists(p.t("service.key")):
+        fakelib.write_file(p.t("service.key"), fakelib.gen_key_pem(), 0o600)
+    if with_etcd:
+        for base, cn in (("server-ca", "etcd-server-ca"), ("peer-ca", "etcd-peer-ca")):
+            crt, key = p.e(base + ".crt"), p.e(base + ".key")
+            if not os.path.exists(crt):
+                fakelib.make_ca(crt, key, f"{cn}@{int(time.time())}")
+
+
+def first_service_ip(cidrs: list[str]) -> str:
+    net = ipaddress.ip_network((cidrs or ["10.43.0.0/16"])[0], strict=False)
+    return str(net.network_address + 1)
+
+
+def split_sans(values: list[str]) -> tuple[list[str], list[str]]:
+    dns, ips = [], []
+    for v in values:
+        try:
+            ips.append(str(ipaddress.ip_address(v)))
+        except ValueError:
+            dns.append(v)
+    return dns, ips
+
+
+# ---- the supervisor endpoints served beside the apiserver on :6443 ---------------------------
+
+
+class Supervisor:
+    """k3s' own HTTP endpoints: /cacerts, /ping, /v1-k3s/*, /db/info."""
+
+    def __init__(
+        self,
+        p: Paths,
+        server_pw: str,
+        agent_pw: str,
+        version: str,
+        etcd: fakelib.EtcdClient | None,
+        cfg: dict[str, Any],
+    ) -> None:
+        self.p = p
+        self.server_pw = server_pw
+        self.agent_pw = agent_pw
+        self.version = version
+        self.etcd = etcd
+        self.cfg = cfg
+        self.api: fakeapi.FakeAPIServer | None = None
+
+    def roles(self, ctx: fakeapi.RequestContext) -> set[str]:
+        roles: set[str] = set()
+        auth = ctx.handler.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return roles
+            if user == "server" and secrets.compare_digest(pw, self.server_pw):
+                roles |= {"server", "agent"}
+            elif user == "node" and (
+                secrets.compare_digest(pw, self.agent_pw) or secrets.compare_digest(pw, self.server_pw)
+            ):
+                roles.add("agent")
+        elif ctx.user is not None:
+            if "system:masters" in ctx.user.groups:
+                roles |= {"server", "agent"}
+            if "system:nodes" in ctx.user.groups:
+                roles.add("agent")
+        return roles
+
+    def __call__(self, ctx: fakeapi.RequestContext) -> bool:
+        h = ctx.handler
+        if ctx.path == "/cacerts":
+            h.send_bytes(200, fakelib.read_bytes(self.p.t("server-ca.crt")), "text/plain")
+            return True
+        if ctx.path == "/ping":
+            h.send_bytes(200, b"pong", "text/plain")
+            return True
+        prefix = f"/v1-{PROGRAM}/"
+        if not (ctx.path.startswith(prefix) or ctx.path == "/db/info"):
+            return False
+        roles = self.roles(ctx)
+        sub = ctx.path[len(prefix) :] if ctx.path.startswith(prefix) else "db/info"
+        need = "server" if sub in ("server-bootstrap", "db/info", "token") else "agent"
+        if need not in roles:
+            raise fakeapi.ApiError(401, "Unauthorized", "Unauthorized")
+        if sub == "server-bootstrap":
+            self.bootstrap(h)
+        elif sub == "db/info":
+            if self.etcd is None:
+                h.send_bytes(400, b"etcd disabled\n", "text/plain")
+            else:
+                h.send_json(200, {"members": self.etcd.member_list()})
+        elif sub == "readyz":
+            h.send_bytes(200, b"ok", "text/plain")
+        elif sub == "apiservers":
+            assert self.api is not None
+            h.send_json(200, self.api.apiserver_addresses())
+        elif sub == "config":
+            h.send_json(200, dict(self.cfg, Version=self.version))
+        elif sub in ("client-ca.crt", "server-ca.crt"):
+            h.send_bytes(200, fakelib.read_bytes(self.p.t(sub)), "text/plain")
+        elif sub in ("client-kubelet.crt", "serving-kubelet.crt", "client-kube-proxy.crt"):
+            self.sign(ctx, sub)
+        else:
+            h.send_bytes(404, b"404 page not found\n", "text/plain")
+        return True
+
+    def bootstrap(self, h: Any) -> None:
+        out = {}
+        for field_name, rel in BOOTSTRAP_FILES.items():
+            path = os.path.join(self.p.server, rel)
+            if os.path.exists(path):
+                out[field_name] = {
+                    "Timestamp": fakelib.now_rfc3339(),
+                    "Content": fakelib.b64(fakelib.read_bytes(path)),
+                }
+        h.send_json(200, out)
+
+    def check_node_password(self, node: str, password: str) -> None:
+        """k3s' node-password secret: the first registration wins, later ones must match."""
+        assert self.api is not None
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        name = f"{node}.node-password.k3s"
+        got = self.api.get_obj(fakeapi.SECRETS, "kube-system", name)
+        if got is None:
+            self.api.ensure(
+                fakeapi.SECRETS,
+                "kube-system",
+                {
+                    "metadata": {"name": name},
+                    "type": "k3s.cattle.io/node-password",
+                    "data": {"hash": fakelib.b64(digest)},
+                },
+            )
+            got = self.api.get_obj(fakeapi.SECRETS, "kube-system", name)
+        stored = base64.b64decode((got[0].get("data") or {}).get("hash", "")).decode() if got else ""
+        if stored != digest:
+            raise fakeapi.ApiError(
+                403,
+                "Forbidden",
+                f"Node password rejected, duplicate hostname or contents of "
+                f"'/etc/rancher/node/password' may not match server node-passwd entry, try "
+                f"enabling a unique node name with the --with-node-id flag (node {node})",
+            )
+
+    def sign(self, ctx: fakeapi.RequestContext, what: str) -> None:
+        h = ctx.handler
+        if ctx.method != "POST" or not ctx.body:
+            h.send_bytes(
+                400,
+                b"POST a certificate signing request (the legacy shared-key GET "
+                b"is not implemented by the " + FAKE_MARK.encode() + b")\n",
+                "text/plain",
+            )
+            return
+        node = h.headers.get(f"{PROGRAM}-Node-Name", "")
+        if what != "client-kube-proxy.crt":
+            if not node:
+                raise fakeapi.ApiError(400, "BadRequest", "missing node name header")
+            self.check_node_password(node, h.headers.get(f"{PROGRAM}-Node-Password", ""))
+        csr = fakelib.csr_to_pem(ctx.body)
+        if what == "serving-kubelet.crt":
+            ips = [
+                "127.0.0.1",
+                *[i for i in h.headers.get(f"{PROGRAM}-Node-IP", "").split(",") if i],
+            ]
+            spec = fakelib.CertSpec(node, dns=(node, "localhost"), ips=tuple(ips), server=True)
+            ca, key = self.p.t("server-ca.crt"), self.p.t("server-ca.key")
+        elif what == "client-kubelet.crt":
+            spec = fakelib.CertSpec(f"system:node:{node}", ("system:nodes",), client=True)
+            ca, key = self.p.t("client-ca.crt"), self.p.t("client-ca.key")
+        else:
+            spec = fakelib.CertSpec("system:kube-proxy", client=True)
+            ca, key = self.p.t("client-ca.crt"), self.p.t("client-ca.key")
+        cert = fakelib.sign_csr(ca, key, csr, spec)
+        h.send_bytes(200, cert + fakelib.read_bytes(ca), "text/plain")
+
+
+# ---- joining: /cacerts, CA hash, basic auth --------------------------------------------------
+
+
+def join_timeout() -> float:
+    return float(os.environ.get("SEALKIT_FAKE_JOIN_TIMEOUT", "60"))
+
+
+def fetch_cacerts(server: str, token: Token) -> bytes:
+    """TLS bootstrap as k3s does it: insecure /cacerts, compare hashes, then verify the chain."""
+    url = server.rstrip("/") + "/cacerts"
+    insecure = fakelib.client_ssl_context(insecure=True)
+    deadline = time.monotonic() + join_timeout()
+    while True:
+        try:
+            status, body, _ = fakelib.http_request(url, context=insecure, timeout=10)
+            break
+        except (OSError, urllib.error.URLError) as exc:
+            if time.monotonic() > deadline:
+                raise Fatal(
+                    f"failed to get CA certs: {url}: {exc} (server unreachable; gave up "
+                    f"after {join_timeout():.0f}s)"
+                ) from exc
+            log(
+                "info",
+                f"Waiting to retrieve agent configuration; server is not ready: {url}: {exc}",
+            )
+            time.sleep(2)
+    if status != 200:
+        raise Fatal(f"failed to get CA certs: {url}: {status}")
+    if token.ca_hash and not ca_hash_matches(body, token.ca_hash):
+        raise Fatal(
+            f"token CA hash does not match the Cluster CA certificate hash: "
+            f"{token.ca_hash} != {ca_hash_of_file_bytes(body)}"
+        )
+    verify = fakelib.client_ssl_context(ca_pem=body.decode())
+    verify.check_hostname = False
+    try:
+        fakelib.http_request(server.rstrip("/") + "/ping", context=verify, timeout=10)
+    except (OSError, urllib.error.URLError) as exc:
+        raise Fatal(
+            f"{server}: the server certificate is not signed by the CA it serves at /cacerts: {exc}"
+        ) from exc
+    return body
+
+
+def supervisor_get(
+    server: str,
+    path: str,
+    cacerts: bytes,
+    user: str,
+    password: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    ctx = fakelib.client_ssl_context(ca_pem=cacerts.decode())
+    ctx.check_hostname = False
+    hdrs = {"Authorization": "Basic " + fakelib.b64(f"{user}:{password}"), **(headers or {})}
+    url = server.rstrip("/") + path
+    try:
+        status, data, _ = fakelib.http_request(
+            url, method=method, body=body, headers=hdrs, context=ctx, timeout=30
+        )
+    except (OSError, urllib.error.URLError) as exc:
+        raise Fatal(f"{url}: {exc}") from exc
+    if status == 401:
+        raise Fatal(f"{url}: 401 Unauthorized (wrong token password?)")
+    if status != 200:
+        raise Fatal(f"{url}: {status} {data.decode(errors='replace').strip()}")
+    return data
+
+
+# ---- etcd (Debian's /usr/bin/etcd as k3s' embedded datastore) --------------------------------
+
+
+def etcd_binary() -> str:
+    return os.environ.get("SEALKIT_FAKE_ETCD", "") or shutil.which("etcd") or "/usr/bin/etcd"
+
+
+def ensure_etcd_certs(p: Paths, ip: str, name: str) -> None:
+    ips = tuple(dict.fromkeys(["127.0.0.1", ip]))
+    dns = ("localhost", name)
+    wanted = {
+        "server-client": (
+            "server-ca",
+            fakelib.CertSpec("etcd-server", dns=dns, ips=ips, server=True, client=True),
+        ),
+        "peer-server-client": (
+            "peer-ca",
+            fakelib.CertSpec("etcd-peer", dns=dns, ips=ips, server=True, client=True),
+        ),
+        "client": ("server-ca", fakelib.CertSpec("etcd-client", client=True)),
+    }
+    for base, (ca, spec) in wanted.items():
+        crt = p.e(base + ".crt")
+        if (
+            os.path.exists(crt)
+            and fakelib.verify_chain(p.e(ca + ".crt"), crt)
+            and (base == "client" or ip in fakelib.cert_info(fakelib.read_text(crt)).ips)
+        ):
+            continue
+        fakelib.issue_cert(p.e(ca + ".crt"), p.e(ca + ".key"), crt, p.e(base + ".key"), spec)
+
+
+def etcd_client(p: Paths, endpoints: list[str]) -> fakelib.EtcdClient:
+    return fakelib.EtcdClient(endpoints, p.e("server-ca.crt"), p.e("client.crt"), p.e("client.key"))
+
+
+class EmbeddedEtcd:
+    """Runs etcd as a child that dies with us, the way k3s runs it in-process."""
+
+    def __init__(self, p: Paths, ip: str, node_name: str, extra_args: list[str]) -> None:
+        self.p = p
+        self.ip = ip
+        self.extra = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+        name_file = os.path.join(p.db, "etcd-name")
+        if os.path.exists(name_file):
+            self.name = fakelib.read_text(name_file).strip()
+        else:
+            self.name = f"{node_name}-{secrets.token_hex(4)}"
+        self.name_file = name_file
+
+    @property
+    def peer_url(self) -> str:
+        return f"https://{self.ip}:2380"
+
+    @property
+    def client_urls(self) -> list[str]:
+        urls = [f"https://{self.ip}:2379"]
+        if not self.ip.startswith("127."):
+            urls.insert(0, "https://127.0.0.1:2379")
+        return urls
+
+    def has_data(self) -> bool:
+        return os.path.isdir(os.path.join(self.p.etcd_data, "member"))
+
+    def start(self, initial_cluster: str, state: str) -> fakelib.EtcdClient:
+        fakelib.write_file(self.name_file, self.name + "\n", 0o600)
+        os.makedirs(self.p.etcd_data, mode=0o700, exist_ok=True)
+        cmd = [
+            etcd_binary(),
+            "--name",
+            self.name,
+            "--data-dir",
+            self.p.etcd_data,
+            "--listen-client-urls",
+            ",".join(self.client_urls),
+            "--advertise-client-urls",
+            f"https://{self.ip}:2379",
+            "--listen-peer-urls",
+            self.peer_url,
+            "--initial-advertise-peer-urls",
+            self.peer_url,
+            "--initial-cluster",
+            initial_cluster,
+            "--initial-cluster-state",
+            state,
+            "--cert-file",
+            self.p.e("server-client.crt"),
+            "--key-file",
+            self.p.e("server-client.key"),
+            "--trusted-ca-file",
+            self.p.e("server-ca.crt"),
+            "--client-cert-auth",
+            "--peer-cert-file",
+            self.p.e("peer-server-client.crt"),
+            "--peer-key-file",
+            self.p.e("peer-server-client.key"),
+            "--peer-trusted-ca-file",
+            self.p.e("peer-ca.crt"),
+            "--peer-client-cert-auth",
+            "--heartbeat-interval",
+            "500",
+            "--election-timeout",
+            "5000",
+            "--logger",
+            "zap",
+            "--log-outputs",
+            "stderr",
+            *[a if a.startswith("-") else f"--{a}" for a in self.extra],
+        ]
+        log(
+            "info",
+            f"Starting etcd member {self.name} ({FAKE_MARK}: Debian etcd as a child "
+            f"process) peer {self.peer_url}",
+        )
+        self.proc = fakelib.spawn_child(cmd, os.path.join(self.p.db, "etcd.log"))
+        client = etcd_client(self.p, [f"https://{self.ip}:2379"])
+        if (
+            not fakelib.wait_until(lambda: client.health() or self.proc.poll() is not None, 60, 0.3)
+            or self.proc.poll() is not None
+        ):
+            tail = ""
+            with contextlib.suppress(OSError):
+                tail = fakelib.read_text(os.path.join(self.p.db, "etcd.log"))[-1500:]
+            raise Fatal(f"etcd did not become healthy (exit code {self.proc.poll()}): {tail}")
+        return client
+
+    def stop(self) -> None:
+        fakelib.stop_child(self.proc)
+
+
+def remove_etcd_member(
+    client: fakelib.EtcdClient, gone: str, node: str, me: str, stop: threading.Event
+) -> None:
+    """Retry like a controller: etcd refuses removals until a new member is settled."""
+    deadline = time.monotonic() + 120
+    while not stop.is_set():
+        try:
+            found = [m for m in client.member_list() if m.get("name") == gone]
+            if not found:
+                return
+            client.member_remove(found[0]["ID"])
+            log("info", f"Removed etcd member {gone} of deleted node {node} (by {me})")
+            return
+        except fakelib.FakeError as exc:
+            if time.monotonic() > deadline:
+                log("error", f"Failed to remove etcd member {gone} of node {node}: {exc}")
+                return
+            log("info", f"Waiting to remove etcd member {gone}: {exc}")
+            stop.wait(2)
+
+
+# ---- node registration (the agent half) ------------------------------------------------------
+
+
+def kubelet_arg_map(values: list[str]) -> dict[str, str]:
+    return fakelib.split_kv_list(v.lstrip("-") for v in values)
+
+
+def redacted_args(argv: list[str]) -> list[str]:
+    """k3s.io/node-args: argv with secret values hidden, as k3s does."""
+    out, hide = [], False
+    secret = {"--token", "-t", "--agent-token", "--datastore-endpoint", "--etcd-s3-secret-key"}
+    for arg in argv:
+        if hide:
+            out.append("********")
+            hide = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if name in secret:
+            if eq:
+                out.append(f"{name}=********")
+            else:
+                out.append(name)
+                hide = True
+            continue
+        out.append(arg)
+    return out
+
+
+def node_identity(args: fakelib.ParsedArgs, p: Paths) -> tuple[str, str]:
+    name = (args.get("node-name") or fakelib.hostname()).lower()
+    if args.get("with-node-id"):
+        id_file = fakelib.host_path("/etc/rancher/node/node-id")
+        if not os.path.exists(id_file):
+            fakelib.write_file(id_file, secrets.token_hex(4) + "\n", 0o600)
+        name = f"{name}-{fakelib.read_text(id_file).strip()}"
+    pw_file = fakelib.host_path("/etc/rancher/node/password")
+    if not os.path.exists(pw_file):
+        fakelib.write_file(pw_file, secrets.token_hex(16) + "\n", 0o600)
+    return name, fakelib.read_text(pw_file).strip()
+
+
+def check_registries(path: str, p: Paths) -> None:
+    """Read registries.yaml like k3s: fail on bad YAML, render containerd hosts.toml per mirror."""
+    real = fakelib.host_path(path)
+    if not os.path.exists(real):
+        return
+    try:
+        data = fakelib.yaml_load(fakelib.read_text(real)) or {}
+    except fakelib.YamlError as exc:
+        raise Fatal(f"failed to parse {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Fatal(f"{path}: must be a mapping with 'mirrors' and/or 'configs'")
+    for key in data:
+        if key not in ("mirrors", "configs"):
+            log("warning", f"{path}: unknown key {key!r} ignored")
+    mirrors = data.get("mirrors") or {}
+    configs = data.get("configs") or {}
+    if not isinstance(mirrors, dict) or not isinstance(configs, dict):
+        raise Fatal(f"{path}: 'mirrors' and 'configs' must be mappings keyed by registry host")
+    certs_d = os.path.join(p.agent, "etc", "containerd", "certs.d")
+    shutil.rmtree(certs_d, ignore_errors=True)
+    for host, mirror in mirrors.items():
+        if not isinstance(mirror, dict):
+            raise Fatal(f"{path}: mirrors.{host} must be a mapping")
+        endpoints = mirror.get("endpoint") or []
+        if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+            raise Fatal(f"{path}: mirrors.{host}.endpoint must be a list of URLs")
+        upstream = "https://registry-1.docker.io" if host == "docker.io" else f"https://{host}"
+        lines = [
+            f"# File generated by {PROGRAM} ({FAKE_MARK}). DO NOT EDIT.",
+            f'server = "{upstream}"',
+            "",
+        ]
+        for ep in endpoints:
+            if "://" not in ep:
+                ep = "https://" + ep
+            lines += [
+                f'[host."{ep.rstrip("/")}/v2"]',
+                '  capabilities = ["pull", "resolve"]',
+                "  override_path = true",
+            ]
+            tls = (configs.get(ep.split("://", 1)[1].split("/")[0]) or {}).get("tls") or {}
+            if tls.get("ca_file"):
+                lines.append(f'  ca = ["{tls["ca_file"]}"]')
+            if tls.get("insecure_skip_verify"):
+                lines.append("  skip_verify = true")
+            lines.append("")
+        fakelib.write_file(os.path.join(certs_d, host, "hosts.toml"), "\n".join(lines))
+    log("info", f"Using private registry config file at {path} ({len(mirrors)} mirrors)")
+
+
+def agent_certs(
+    server: str,
+    cacerts: bytes,
+    password: str,
+    name: str,
+    password_node: str,
+    ips: list[str],
+    p: Paths,
+) -> fakelib.KubeCreds:
+    """Get this node's kubelet client/serving certs from the supervisor (CSR, basic auth)."""
+    os.makedirs(p.agent, exist_ok=True)
+    fakelib.write_file(os.path.join(p.agent, "server-ca.crt"), cacerts)
+    headers = {
+        f"{PROGRAM}-Node-Name": name,
+        f"{PROGRAM}-Node-Password": password_node,
+        f"{PROGRAM}-Node-IP": ",".join(ips),
+    }
+    for base in ("client-kubelet", "serving-kubelet"):
+        key = os.path.join(p.agent, base + ".key")
+        if not os.path.exists(key):
+            fakelib.write_file(key, fakelib.gen_key_pem(), 0o600)
+        csr = fakelib.make_csr(key, name, der=True)
+        chain = supervisor_get(
+            server,
+            f"/v1-{PROGRAM}/{base}.crt",
+            cacerts,
+            "node",
+            password,
+            method="POST",
+            body=csr,
+            headers=headers,
+        )
+        certs = fakelib.pem_certs(chain)
+        fakelib.write_file(os.path.join(p.agent, base + ".crt"), certs[0] + "\n")
+        if base == "client-kubelet" and len(certs) > 1:
+            fakelib.write_file(os.path.join(p.agent, "client-ca.crt"), "\n".join(certs[1:]) + "\n")
+    crt = os.path.join(p.agent, "client-kubelet.crt")
+    key = os.path.join(p.agent, "client-kubelet.key")
+    fakelib.write_file(
+        os.path.join(p.agent, "kubelet.kubeconfig"),
+        fakelib.kubeconfig(
+            server,
+            cacerts.decode(),
+            cert_pem=fakelib.read_text(crt),
+            key_pem=fakelib.read_text(key),
+        ),
+        0o600,
+    )
+    return fakelib.KubeCreds(server=server, ca_pem=cacerts.decode(), cert_file=crt, key_file=key)
+
+
+def apiserver_endpoints(server: str, cacerts: bytes, password: str) -> list[str]:
+    """The other servers (k3s agents load-balance across them locally)."""
+    try:
+        data = supervisor_get(server, f"/v1-{PROGRAM}/apiservers", cacerts, "node", password)
+    except Fatal as exc:
+        log("warning", f"Failed to get apiserver addresses: {exc}")
+        return []
+    return [f"https://{a}" for a in json.loads(data)]
+
+
+def run_agent_part(
+    args: fakelib.ParsedArgs,
+    argv: list[str],
+    version: str,
+    server: str,
+    cacerts: bytes,
+    password: str,
+    p: Paths,
+    is_server: bool,
+    etcd_member: str,
+    stop: threading.Event,
+) -> threading.Thread:
+    name, node_pw = node_identity(args, p)
+    ips = args.get("node-ip") or [fakelib.default_ip()]
+    ext = args.get("node-external-ip") or []
+    check_registries(args.get("private-registry"), p)
+    creds = agent_certs(server, cacerts, password, name, node_pw, ips, p)
+    extra = apiserver_endpoints(server, cacerts, password)
+    client = fakelib.KubeClient(creds, extra)
+    labels = fakelib.split_kv_list(args.get("node-label") or [])
+    if is_server:
+        labels.update(
+            {
+                "node-role.kubernetes.io/control-plane": "true",
+                "node-role.kubernetes.io/master": "true",
+            }
+        )
+        if etcd_member:
+            labels["node-role.kubernetes.io/etcd"] = "true"
+    taints = [fakelib.parse_taint(t) for t in args.get("node-taint") or []]
+    annotations = {
+        f"{PROGRAM}.io/node-args": json.dumps(redacted_args(argv)),
+        f"{PROGRAM}.io/hostname": fakelib.hostname(),
+        f"{PROGRAM}.io/internal-ip": ",".join(ips),
+        f"{PROGRAM}.io/node-config-hash": hashlib.sha256(" ".join(argv).encode()).hexdigest()[:52],
+        "sealkit.io/fake": FAKE_MARK,
+    }
+    if etcd_member:
+        annotations["etcd.k3s.cattle.io/node-name"] = etcd_member
+        annotations["etcd.k3s.cattle.io/node-address"] = ips[0]
+    node = fakelib.node_object(name, ips, ext, version, labels, taints, annotations, instance_type=PROGRAM)
+    deadline = time.monotonic() + join_timeout()
+    while True:
+        try:
+            fakelib.register_node(client, node, log)
+            break
+        except fakelib.FakeError as exc:
+            if time.monotonic() > deadline:
+                raise Fatal(f"failed to register node {name}: {exc}") from exc
+            log("info", f"Waiting to register node {name}: {exc}")
+            time.sleep(1)
+    freq = kubelet_arg_map(args.get("kubelet-arg") or []).get("node-status-update-frequency", "10s")
+    t = threading.Thread(
+        target=fakelib.heartbeat_loop,
+        args=(client, name, fakelib.parse_duration(freq), stop, log),
+        daemon=True,
+    )
+    t.start()
+    return t
+
+
+# ---- server ---------------------------------------------------------------------------------
+
+
+def read_token_arg(args: fakelib.ParsedArgs, flag: str, file_flag: str) -> str:
+    if args.get(flag):
+        return args.get(flag)
+    if args.get(file_flag):
+        path = fakelib.host_path(args.get(file_flag))
+        try:
+            return fakelib.read_text(path).strip()
+        except OSError as exc:
+            raise Fatal(f"failed to read token file {args.get(file_flag)}: {exc}") from exc
+    return ""
+
+
+def write_kubeconfig(args: fakelib.ParsedArgs, p: Paths, port: int) -> str:
+    path = fakelib.host_path(args.get("write-kubeconfig") or "/etc/rancher/k3s/k3s.yaml")
+    mode_text = args.get("write-kubeconfig-mode") or ""
+    try:
+        mode = int(mode_text, 8) if mode_text else 0o600
+    except ValueError as exc:
+        raise Fatal(f"failed to parse --write-kubeconfig-mode {mode_text!r}: {exc}") from exc
+    bind = args.get("bind-address") or ""
+    host = "127.0.0.1" if bind in ("", "0.0.0.0") else bind
+    text = fakelib.kubeconfig(
+        f"https://{host}:{port}",
+        fakelib.read_text(p.t("server-ca.crt")),
+        cert_pem=fakelib.read_text(p.t("client-admin.crt")),
+        key_pem=fakelib.read_text(p.t("client-admin.key")),
+    )
+    fakelib.write_file(path, text, mode)
+    if args.get("write-kubeconfig-group"):
+        shutil.chown(path, group=args.get("write-kubeconfig-group"))
+    log("info", f"Wrote kubeconfig {args.get('write-kubeconfig') or '/etc/rancher/k3s/k3s.yaml'}")
+    return path
+
+
+def issue_server_certs(args: fakelib.ParsedArgs, p: Paths, ips: list[str], name: str) -> None:
+    sans_dns, sans_ip = split_sans(args.get("tls-san") or [])
+    domain = args.get("cluster-domain")
+    dns = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        f"kubernetes.default.svc.{domain}",
+        "localhost",
+        name,
+        fakelib.hostname(),
+        *sans_dns,
+    ]
+    ip_list = [
+        "127.0.0.1",
+        first_service_ip(args.get("service-cidr")),
+        *ips,
+        *(args.get("node-external-ip") or []),
+        *sans_ip,
+    ]
+    for extra in (args.get("advertise-address"), args.get("bind-address")):
+        if extra and extra != "0.0.0.0":
+            ip_list.append(extra)
+    fakelib.issue_cert(
+        p.t("server-ca.crt"),
+        p.t("server-ca.key"),
+        p.t("serving-kube-apiserver.crt"),
+        p.t("serving-kube-apiserver.key"),
+        fakelib.CertSpec(PROGRAM, (PROGRAM,), tuple(dns), tuple(ip_list), server=True),
+    )
+    admin = p.t("client-admin.crt")
+    if not (os.path.exists(admin) and fakelib.verify_chain(p.t("client-ca.crt"), admin)):
+        fakelib.issue_cert(
+            p.t("client-ca.crt"),
+            p.t("client-ca.key"),
+            admin,
+            p.t("client-admin.key"),
+            fakelib.CertSpec("system:admin", ("system:masters",), client=True),
+        )
+    ctrl = p.t(f"client-{PROGRAM}-controller.crt")
+    if not (os.path.exists(ctrl) and fakelib.verify_chain(p.t("client-ca.crt"), ctrl)):
+        fakelib.issue_cert(
+            p.t("client-ca.crt"),
+            p.t("client-ca.key"),
+            ctrl,
+            p.t(f"client-{PROGRAM}-controller.key"),
+            fakelib.CertSpec(f"system:{PROGRAM}-controller", client=True),
+        )
+
+
+def join_bootstrap(server: str, token: Token, p: Paths) -> bytes:
+    """A joining server takes the cluster's CAs; a different pre-placed CA is an error."""
+    if not token.password:
+        raise Fatal("--token is required when joining a server with --server")
+    cacerts = fetch_cacerts(server, token)
+    data = json.loads(
+        supervisor_get(server, f"/v1-{PROGRAM}/server-bootstrap", cacerts, "server", token.password)
+    )
+    for field_name, rel in BOOTSTRAP_FILES.items():
+        if field_name not in data:
+            continue
+        content = base64.b64decode(data[field_name]["Content"])
+        path = os.path.join(p.server, rel)
+        if os.path.exists(path) and fakelib.read_bytes(path) != content:
+            raise Fatal(
+                f"{path} differs from the cluster's {field_name}: place the same CA "
+                f"files on every server (or none) before joining"
+            )
+        fakelib.write_file(path, content, 0o600 if path.endswith(".key") else 0o644)
+    return cacerts
+
+
+def write_tokens(p: Paths, server_pw: str, agent_token: str) -> None:
+    ca_hash = ca_hash_of_file_bytes(fakelib.read_bytes(p.t("server-ca.crt")))
+    fakelib.write_file(os.path.join(p.server, "token"), f"K10{ca_hash}::server:{server_pw}\n", 0o600)
+    node_token = os.path.join(p.server, "node-token")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(node_token)
+    os.symlink("token", node_token)
+    if agent_token:
+        fakelib.write_file(
+            os.path.join(p.server, "agent-token"), f"K10{ca_hash}::node:{agent_token}\n", 0o600
+        )
+    fakelib.write_file(
+        os.path.join(p.cred, "passwd"),
+        f"{server_pw},server,server,{PROGRAM}:server\n{agent_token or server_pw},node,node,{PROGRAM}:agent\n",
+        0o600,
+    )
+
+
+def server_password(token: Token, p: Paths) -> str:
+    stored_file = os.path.join(p.server, "token")
+    stored = Token.parse(fakelib.read_text(stored_file)).password if os.path.exists(stored_file) else ""
+    if token.password and stored and token.password != stored:
+        raise Fatal("bootstrap data already found and encrypted with different token")
+    return token.password or stored or secrets.token_hex(16)
+
+
+def controller_arg(args: fakelib.ParsedArgs, key: str, default: str) -> float:
+    values = kubelet_arg_map(args.get("kube-controller-manager-arg") or [])
+    return fakelib.parse_duration(values.get(key, default))
+
+
+def run_server(argv: list[str], version: str) -> int:
+    fs = fakelib.FlagSet(SERVER_FLAGS)
+    args = parse_command(fs, argv)
+    p = Paths(args.get("data-dir") or "/var/lib/rancher/k3s")
+    log("info", f"Starting {PROGRAM} {version} ({FAKE_MARK})")
+    token = Token.parse(read_token_arg(args, "token", "token-file"))
+    agent_token = Token.parse(read_token_arg(args, "agent-token", "agent-token-file")).password
+    join = args.get("server") or ""
+    ips = args.get("node-ip") or [fakelib.default_ip()]
+    name = (args.get("node-name") or fakelib.hostname()).lower()
+    os.makedirs(p.server, mode=0o700, exist_ok=True)
+    stop = threading.Event()
+    fakelib.install_term_handler(stop)
+    etcd: EmbeddedEtcd | None = None
+    etcd_cli: fakelib.EtcdClient | None = None
+    use_etcd = bool(args.get("cluster-init") or join or os.path.isdir(p.etcd_data))
+    if args.get("datastore-endpoint"):
+        use_etcd = False
+
+    if join and not os.path.isdir(os.path.join(p.etcd_data, "member")):
+        join_bootstrap(join, token, p)
+    else:
+        ensure_cas(p, use_etcd)
+    ca_bytes = fakelib.read_bytes(p.t("server-ca.crt"))
+    if token.ca_hash and not ca_hash_matches(ca_bytes, token.ca_hash):
+        raise Fatal(
+            f"token CA hash does not match the Cluster CA certificate hash: "
+            f"{token.ca_hash} != {ca_hash_of_file_bytes(ca_bytes)}"
+        )
+    password = server_password(token, p)
+    write_tokens(p, password, agent_token)
+    issue_server_certs(args, p, ips, name)
+
+    if args.get("datastore-endpoint"):
+        ep = args.get("datastore-endpoint")
+        if not ep.startswith(("http://", "https://")):
+            raise Fatal(
+                f"{FAKE_MARK}: only etcd datastore endpoints (http[s]://...) are "
+                f"supported, got {ep.split('://')[0]}"
+            )
+        store: fakeapi.Store = fakeapi.EtcdStore(
+            fakelib.EtcdClient(
+                ep.split(","),
+                fakelib.host_path(args.get("datastore-cafile") or ""),
+                fakelib.host_path(args.get("datastore-certfile") or ""),
+                fakelib.host_path(args.get("datastore-keyfile") or ""),
+            )
+        )
+    elif use_etcd:
+        etcd = EmbeddedEtcd(p, ips[0], name, args.get("etcd-arg") or [])
+        ensure_etcd_certs(p, ips[0], name)
+        if etcd.has_data():
+            etcd_cli = etcd.start(f"{etcd.name}={etcd.peer_url}", "existing")
+        elif join:
+            info = json.loads(supervisor_get(join, "/db/info", ca_bytes, "server", password))
+            urls = [u for m in info.get("members", []) for u in m.get("clientURLs", [])]
+            remote = etcd_client(p, urls)
+            added = remote.member_add([etcd.peer_url])
+            members = added.get("members", [])
+            cluster = ",".join(
+                f"{m.get('name') or etcd.name}={m['peerURLs'][0]}" for m in members if m.get("peerURLs")
+            )
+            log("info", f"Joined etcd cluster as {etcd.name}: {cluster}")
+            etcd_cli = etcd.start(cluster, "existing")
+        else:
+            etcd_cli = etcd.start(f"{etcd.name}={etcd.peer_url}", "new")
+        store = fakeapi.EtcdStore(etcd_cli)
+    else:
+        store = fakeapi.JsonFileStore(os.path.join(p.db, "state.db.json"))
+        log("info", f"Database: {store.describe()} ({FAKE_MARK} stand-in for kine/sqlite)")
+    fakeapi.wait_for_store(store, 60)
+
+    port = args.get("https-listen-port")
+    sup = Supervisor(
+        p,
+        password,
+        agent_token or password,
+        version,
+        etcd_cli,
+        {
+            "ClusterDomain": args.get("cluster-domain"),
+            "ClusterDNS": (args.get("cluster-dns") or ["10.43.0.10"])[0],
+            "ServiceCIDR": (args.get("service-cidr") or ["10.43.0.0/16"])[0],
+            "ClusterIPRange": (args.get("cluster-cidr") or ["10.42.0.0/16"])[0],
+            "FlannelBackend": args.get("flannel-backend"),
+            "SystemDefaultRegistry": args.get("system-default-registry") or "",
+            "Disables": args.get("disable") or [],
+        },
+    )
+    cfg = fakeapi.APIServerConfig(
+        cert_file=p.t("serving-kube-apiserver.crt"),
+        key_file=p.t("serving-kube-apiserver.key"),
+        client_ca_file=p.t("client-ca.crt"),
+        bind_address=args.get("bind-address") or "0.0.0.0",
+        secure_port=port,
+        advertise_address=args.get("advertise-address") or ips[0],
+        version=version,
+        store=store,
+        anonymous_auth=False,
+        node_password_secrets=True,
+        service_cluster_ip_range=(args.get("service-cidr") or ["10.43.0.0/16"])[0],
+        node_monitor_grace_period=controller_arg(args, "node-monitor-grace-period", "40s"),
+        node_monitor_period=controller_arg(args, "node-monitor-period", "5s"),
+        extra_routes=[sup],
+        verbose=bool(args.get("debug")),
+    )
+    api = fakeapi.FakeAPIServer(cfg)
+    sup.api = api
+    if etcd is not None:
+        member = etcd.name
+        remover = etcd_cli
+
+        def forget_member(r: fakeapi.ResourceType, obj: dict[str, Any]) -> None:
+            """k3s' etcd member controller: deleting a server's Node removes its member."""
+            ann = obj.get("metadata", {}).get("annotations") or {}
+            gone = ann.get("etcd.k3s.cattle.io/node-name", "")
+            if r.plural != "nodes" or not gone or remover is None:
+                return
+            threading.Thread(
+                target=remove_etcd_member,
+                args=(remover, gone, obj["metadata"]["name"], member, stop),
+                daemon=True,
+            ).start()
+
+        cfg.on_delete.append(forget_member)
+    try:
+        api.start()
+    except OSError as exc:
+        raise Fatal(f"failed to listen on {cfg.bind_address}:{port}: {exc}") from exc
+    log(
+        "info",
+        f"Running kube-apiserver ({FAKE_MARK}) on {cfg.bind_address}:{port}, datastore {store.describe()}",
+    )
+    write_kubeconfig(args, p, port)
+    if not args.get("disable-agent"):
+        local = (
+            f"https://127.0.0.1:{port}"
+            if cfg.bind_address in ("0.0.0.0", "")
+            else f"https://{cfg.bind_address}:{port}"
+        )
+        run_agent_part(
+            args,
+            ["server", *argv],
+            version,
+            local,
+            ca_bytes,
+            agent_token or password,
+            p,
+            True,
+            etcd.name if etcd else "",
+            stop,
+        )
+    log("info", f"{PROGRAM} is up and running")
+    fakelib.sd_notify("READY=1")
+    try:
+        while not stop.wait(1):
+            if etcd is not None and etcd.proc is not None and etcd.proc.poll() is not None:
+                raise Fatal(
+                    f"etcd exited with code {etcd.proc.returncode}; see {os.path.join(p.db, 'etcd.log')}"
+                )
+    finally:
+        api.stop()
+        if etcd is not None:
+            etcd.stop()
+    log("info", "Shutting down (signal)")
+    return 0
+
+
+def run_agent(argv: list[str], version: str) -> int:
+    fs = fakelib.FlagSet(AGENT_FLAGS)
+    args = parse_command(fs, argv)
+    p = Paths(args.get("data-dir"))
+    log("info", f"Starting {PROGRAM} agent {version} ({FAKE_MARK})")
+    server = args.get("server") or ""
+    if not server:
+        raise Fatal("--server is required")
+    if not server.startswith("https://"):
+        raise Fatal(f"--server must be an https:// URL, got {server!r}")
+    token = Token.parse(read_token_arg(args, "token", "token-file") or args.get("cluster-secret") or "")
+    if not token.password:
+        raise Fatal("--token is required")
+    stop = threading.Event()
+    fakelib.install_term_handler(stop)
+    cacerts = fetch_cacerts(server, token)
+    run_agent_part(args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop)
+    log("info", f"{PROGRAM} agent is up and running")
+    fakelib.sd_notify("READY=1")
+    stop.wait()
+    log("info", "Shutting down (signal)")
+    return 0
+
+
+def run_kubectl(argv: list[str]) -> int:
+    """`k3s kubectl`: the real kubectl with KUBECONFIG defaulting to k3s.yaml."""
+    env = dict(os.environ)
+    if not env.get("KUBECONFIG"):
+        env["KUBECONFIG"] = fakelib.host_path("/etc/rancher/k3s/k3s.yaml")
+    kubectl = os.environ.get("SEALKIT_FAKE_KUBECTL", "") or "/usr/bin/kubectl"
+    if not os.path.exists(kubectl):
+        sys.stderr.write(f"k3s kubectl ({FAKE_MARK}): {kubectl} not found (apt install kubernetes-client)\n")
+        return 1
+    os.execve(kubectl, [kubectl, *argv], env)
+    return 1  # not reached
+
+
+def run_token(argv: list[str]) -> int:
+    if argv[:1] == ["generate"]:
+        print(f"{secrets.token_hex(3)}.{secrets.token_hex(8)}")
+        return 0
+    sys.stderr.write(f"k3s token {' '.join(argv[:1])}: not implemented by the {FAKE_MARK}\n")
+    return 1
+
+
+def main(argv: list[str], version: str) -> int:
+    """Entry point; returns the exit code the real k3s would."""
+    global_fs = fakelib.FlagSet(
+        [
+            F("debug", "bool"),
+            F("version", "bool", aliases=("v",)),
+            F("help", "bool", aliases=("h",)),
+        ]
+    )
+    i = 0
+    global_args: list[str] = []
+    while i < len(argv) and argv[i].startswith("-"):
+        global_args.append(argv[i])
+        i += 1
+    try:
+        g = global_fs.parse_go(global_args)
+    except fakelib.FlagError as exc:
+        sys.stderr.write(f"Incorrect Usage. {exc}\n\n{USAGE}")
+        log("fatal", str(exc))
+        return 1
+    if g.get("version"):
+        print(f"{PROGRAM} version {version} ({FAKE_MARK})")
+        print("go version go1.22.5")
+        return 0
+    rest = argv[i:]
+    if g.get("help") or not rest:
+        print(USAGE)
+        return 0
+    cmd, sub = rest[0], rest[1:]
+    if cmd not in SUBCOMMANDS:
+        sys.stderr.write(f"No help topic for '{cmd}'\n")
+        return 3
+    try:
+        if cmd == "server":
+            return run_server(sub, version)
+        if cmd == "agent":
+            return run_agent(sub, version)
+        if cmd == "kubectl":
+            return run_kubectl(sub)
+        if cmd == "token":
+            return run_token(sub)
+        if cmd in ("help", "h"):
+            print(USAGE)
+            return 0
+        sys.stderr.write(f"k3s {cmd}: not implemented by the {FAKE_MARK}\n")
+        return 1
+    except fakelib.FlagError as exc:
+        sys.stderr.write(f"Incorrect Usage: {exc}\n\n")
+        log("fatal", str(exc))
+        return 1
+    except (Fatal, fakelib.FakeError, ssl.SSLError, OSError) as exc:
+        log("fatal", str(exc))
+        return 1

@@ -1,0 +1,1 @@
+"""Lab tests of the embedded registry (sealkit.registry): real registry, real containerd."""

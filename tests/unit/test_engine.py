@@ -1,0 +1,171 @@
+"""Engine logic without machines: version rules, planning, transfer planning, facts, journaled phases."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealkit.builtin.preflight import parse_facts
+from sealkit.engine import versions
+from sealkit.engine.distribute import Entry, _parse_probe, plan_transfer
+from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Phase, PhaseFailed, Plan, Step, execute
+from sealkit.errors import StepFailed, UsageError
+from sealkit.state import Journal
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "expected"),
+    [
+        ("", "v1.30.4", None),
+        ("v1.30.4", "v1.30.4", None),
+        ("v1.30.4", "v1.30.5", "v1.30.5"),
+        ("v1.30.4+k3s1", "v1.31.0+k3s1", "v1.31.0+k3s1"),
+        ("v1.30.4", "v1.30.4+k3s2", None),
+    ],
+)
+def test_upgrade_steps(current, target, expected):
+    assert versions.plan_upgrade(current, target) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "words"),
+    [
+        ("v1.30.4", "v1.29.9", "downgrade"),
+        ("v1.30.4", "v1.32.0", "skip a minor"),
+        ("v1.30.4", "v2.0.0", "major"),
+        ("v1.30.4", "latest", "not a Kubernetes version"),
+    ],
+)
+def test_upgrade_refusals(current, target, words):
+    with pytest.raises(UsageError, match=words) as exc:
+        versions.plan_upgrade(current, target)
+    assert exc.value.exit_code == 2
+
+
+def test_skipped_minor_names_the_next_step():
+    with pytest.raises(UsageError) as exc:
+        versions.plan_upgrade("v1.30.4", "v1.32.1")
+    assert "v1.31.x" in str(exc.value)
+
+
+def _e(path, digest, size=3):
+    return Entry(path, digest, size, 0o644)
+
+
+def test_transfer_sends_only_what_the_host_lacks():
+    local = {"bin/a": _e("bin/a", "aa"), "bin/b": _e("bin/b", "bb"), "etc/c": _e("etc/c", "cc")}
+    remote = {"bin/a": "aa", "bin/b": "old", "etc/c": "cc"}
+    sizes = {"bin/a": 3, "bin/b": 3}  # etc/c recorded but deleted on disk
+    assert [e.path for e in plan_transfer(local, remote, sizes)] == ["bin/b", "etc/c"]
+
+
+def test_transfer_nothing_when_all_present():
+    local = {"x": _e("x", "11")}
+    assert plan_transfer(local, {"x": "11"}, {"x": 3}) == []
+
+
+def test_probe_output_parsing_tolerates_a_damaged_manifest():
+    remote, sizes = _parse_probe("{not json\n---sizes---\nbin/a\t12\nweird line\n")
+    assert remote == {}
+    assert sizes == {"bin/a": 12}
+
+
+def test_facts_parsing():
+    out = "\n".join(
+        [
+            "hostname=lab-h1",
+            "arch=x86_64",
+            "now=1000",
+            "free_mb=5000",
+            "listening=22,6443,",
+            "foreign=/etc/kubernetes/admin.conf",
+        ]
+    )
+    facts = parse_facts(out, controller_now=990.0)
+    assert facts["hostname"] == "lab-h1"
+    assert facts["arch"] == "amd64"
+    assert facts["clock_skew_s"] == 10
+    assert facts["listening_ports"] == [22, 6443]
+    assert facts["foreign_cluster"] == ["/etc/kubernetes/admin.conf"]
+
+
+class _Hooks:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def sealkit_pre_phase(self, ctx, phase, hosts):
+        self.calls.append(("pre", phase))
+
+    def sealkit_post_phase(self, ctx, phase, hosts):
+        self.calls.append(("post", phase))
+
+
+class _Ctx:
+    """Just enough of ClusterContext for the runner: hook relay, hosts, and a serial fleet."""
+
+    def __init__(self, calls):
+        from sealkit.testing.recording import RecordingFleet
+
+        self.pm = type("PM", (), {"hook": _Hooks(calls)})()
+        self.hosts = {}
+        self.fleet = RecordingFleet()
+
+
+def test_phases_run_in_order_and_are_journaled(tmp_path):
+    calls: list = []
+    ctx = _Ctx(calls)
+    plan = Plan("t")
+    plan.add(
+        "one",
+        PARALLEL,
+        [
+            Step("a", "10.0.0.1", lambda: calls.append("a1")),
+            Step("a", "10.0.0.2", lambda: calls.append("a2")),
+        ],
+    )
+    plan.add("two", CLUSTER, [Step("b", None, lambda: calls.append("b"))])
+    plan.add("empty", SERIAL, [])
+    journal = Journal(tmp_path / "journal.jsonl")
+    execute(ctx, plan, journal, "run1")
+    assert calls == [
+        ("pre", "one"),
+        "a1",
+        "a2",
+        ("post", "one"),
+        ("pre", "two"),
+        "b",
+        ("post", "two"),
+    ]
+    done = [(e.phase, e.host, e.status) for e in journal.entries("run1") if e.status == "done"]
+    assert done == [("one", "10.0.0.1", "done"), ("one", "10.0.0.2", "done"), ("two", "-", "done")]
+    assert [p.name for p in plan.phases] == ["one", "two"]
+
+
+def test_a_failed_host_stops_before_the_next_phase_and_is_named(tmp_path):
+    calls: list = []
+    ctx = _Ctx(calls)
+
+    def boom():
+        raise StepFailed("disk full", host="10.0.0.2")
+
+    plan = Plan("t")
+    plan.add(
+        "one",
+        PARALLEL,
+        [Step("a", "10.0.0.1", lambda: calls.append("a1")), Step("a", "10.0.0.2", boom)],
+    )
+    plan.add("two", CLUSTER, [Step("b", None, lambda: calls.append("b"))])
+    journal = Journal(tmp_path / "journal.jsonl")
+    with pytest.raises(PhaseFailed) as exc:
+        execute(ctx, plan, journal, "run1")
+    assert "10.0.0.2" in str(exc.value) and "disk full" in str(exc.value)
+    assert "b" not in calls and "a1" in calls  # other hosts of the phase still finished
+    failed = [e.host for e in journal.entries("run1") if e.status == "failed"]
+    assert failed == ["10.0.0.2"]
+
+
+def test_plan_dict_lists_hosts_and_steps():
+    plan = Plan("converge", [Phase("init", SERIAL, [Step("init", "10.0.0.1", lambda: None)])])
+    assert plan.as_dict() == {
+        "operation": "converge",
+        "phases": [{"phase": "init", "mode": "serial", "steps": ["init @ 10.0.0.1"]}],
+    }
