@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -342,6 +342,27 @@ class ClusterState:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+    def secret(self, name: str, make: Callable[[], str]) -> str:
+        """The cluster secret ``name`` (a join token, a password): made once by ``make``, kept 0600.
+
+        Hosts are prepared concurrently, so creation is a hard link of a finished temp file: the
+        first writer wins and every caller, in any thread or process, reads the same value.
+        """
+        _check_name(name)
+        path = self.dir / "secrets" / name
+        if not path.exists():
+            self.ensure()
+            _mkdir_private(path.parent)
+            tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
+            atomic_write(tmp, make().strip() + "\n", mode=SECRET_MODE)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another step created it first: its value is the cluster's
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
 
     def remove(self) -> None:
         """Delete this cluster's state (after ``sealkit reset``); the caller holds no lock on it."""

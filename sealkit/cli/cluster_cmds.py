@@ -52,7 +52,7 @@ def _ssh_flags(f):
 
 
 @click.command("run")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=False)
 @click.option("--masters", default="", help="Master IPs: a,b,c[:port] or a range a-b.")
 @click.option("--nodes", default="", help="Worker IPs, same syntax.")
 @_ssh_flags

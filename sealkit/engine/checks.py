@@ -1,14 +1,17 @@
 """``sealkit check``: run the plugins' pytest-testinfra checks against the cluster's hosts, in process.
 
-Each check module's tests get three fixtures: ``host`` (a testinfra host over paramiko, reusing the pinned
-host keys), ``sealkit_host`` (the HostRef: ip, roles, name) and ``sealkit_ctx`` (the ClusterContext).
-Tests are parametrized over every host; a test skips hosts it does not concern.
+Each check module's tests get three fixtures: ``host`` (a testinfra host whose backend is the run's own SSH
+connection to that host: pinned host keys, any auth, sudo and jump hosts work as for every other step),
+``sealkit_host`` (the HostRef: ip, roles, name) and ``sealkit_ctx`` (the ClusterContext).
+Tests are parametrized over every host; a test skips hosts it does not concern. testinfra's own pytest plugin
+is disabled so its ``host`` fixture (the local machine by default) cannot shadow ours.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +19,33 @@ import pytest
 from sealkit.context import ClusterContext, HostRef
 
 
+def testinfra_host(ref: HostRef) -> Any:
+    """A testinfra ``Host`` that runs its commands over ``ref.conn`` (sudo as the connection does)."""
+    import testinfra.host
+    from testinfra.backend.base import BaseBackend, CommandResult
+
+    class SealkitBackend(BaseBackend):
+        NAME = "sealkit"
+
+        def get_pytest_id(self) -> str:
+            return ref.ip
+
+        def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
+            cmd = self.get_command(command, *args)
+            res = ref.conn.run(cmd, check=False, timeout=120)
+            return self.result(res.rc, self.encode(cmd), res.stdout, res.stderr)
+
+    backend = SealkitBackend(ref.ip)
+    host = testinfra.host.Host(backend)
+    backend.set_host(host)
+    return host
+
+
 class _ChecksPlugin:
     """The pytest plugin that feeds hosts to check modules and records outcomes."""
 
-    def __init__(self, ctx: ClusterContext, ssh_config: Path) -> None:
+    def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
-        self.ssh_config = ssh_config
         self.passed = 0
         self.failures: list[str] = []
         self._hosts: dict[str, Any] = {}
@@ -41,15 +65,8 @@ class _ChecksPlugin:
 
     @pytest.fixture
     def host(self, _sealkit_ip: str):
-        import testinfra
-
         if _sealkit_ip not in self._hosts:
-            ref = self.ctx.hosts[_sealkit_ip]
-            self._hosts[_sealkit_ip] = testinfra.get_host(
-                f"paramiko://{ref.spec.ssh.user}@{ref.ip}:{ref.spec.port}",
-                ssh_config=str(self.ssh_config),
-                sudo=ref.spec.ssh.user != "root",
-            )
+            self._hosts[_sealkit_ip] = testinfra_host(self.ctx.hosts[_sealkit_ip])
         return self._hosts[_sealkit_ip]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -60,46 +77,33 @@ class _ChecksPlugin:
             self.failures.append(f"{report.nodeid}: {msg[-1] if msg else 'failed'}")
 
 
-def _ssh_config_for(ctx: ClusterContext, directory: Path) -> Path:
-    """Per-host identity and the cluster's pinned known_hosts, checked strictly (no TOFU here)."""
-    lines = []
-    for ref in ctx.hosts.values():
-        lines += [
-            f"Host {ref.ip}",
-            f"  Port {ref.spec.port}",
-            f"  User {ref.spec.ssh.user}",
-            f"  UserKnownHostsFile {ctx.state.known_hosts}",
-            "  StrictHostKeyChecking yes",
-        ]
-        if ref.spec.ssh.pk:
-            lines.append(f"  IdentityFile {ref.spec.ssh.pk}")
-    path = directory / "ssh_config"
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def run_checks(ctx: ClusterContext) -> dict[str, Any]:
     modules = sorted({m for lst in ctx.pm.hook.sealkit_host_checks(ctx=ctx) for m in (lst or [])})
     with tempfile.TemporaryDirectory(prefix="sealkit-check-") as tmp:
-        plugin = _ChecksPlugin(ctx, _ssh_config_for(ctx, Path(tmp)))
-        code = pytest.main(
-            [
-                *modules,
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:randomly",
-                "--rootdir",
-                tmp,
-                "-o",
-                "addopts=",
-                "-W",
-                "ignore::DeprecationWarning",
-            ],
-            plugins=[plugin],
-        )
+        plugin = _ChecksPlugin(ctx)
+        # pytest's report goes to stderr: stdout carries the result document (-o json|yaml)
+        with contextlib.redirect_stdout(sys.stderr):
+            code = pytest.main(
+                [
+                    *modules,
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "no:randomly",
+                    "-p",
+                    "no:pytest11.testinfra",
+                    "-p",
+                    "no:sealkit",
+                    "--rootdir",
+                    tmp,
+                    "-o",
+                    "addopts=",
+                    "-W",
+                    "ignore::DeprecationWarning",
+                ],
+                plugins=[plugin],
+            )
     return {
         "modules": modules,
         "passed": plugin.passed,

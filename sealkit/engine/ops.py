@@ -20,7 +20,7 @@ from sealkit.engine import distribute, images, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
-from sealkit.errors import CheckFailed, PluginError, UsageError
+from sealkit.errors import CheckFailed, PluginError, SealkitError, UsageError
 from sealkit.state import ClusterState
 
 log = logging.getLogger("sealkit.engine")
@@ -105,6 +105,14 @@ def add(
         name=saved.name,
         runtime=saved.runtime,
     )
+    if user is None and password is None and key is None and key_passphrase is None:
+        # no login flags: new hosts log in like the cluster's existing ones (spec.ssh)
+        extra = replace(
+            extra,
+            hosts=[
+                replace(h, ssh=replace(saved.ssh, port=h.port if port is None else port)) for h in extra.hosts
+            ],
+        )
     known = {h.ip for h in saved.hosts}
     dup = [h.ip for h in extra.hosts if h.ip in known]
     if dup:
@@ -174,6 +182,7 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
     if not desired.images:
         raise UsageError("no cluster image given", hint="sealkit run IMAGE --masters …")
     image = images.resolve(desired.images[0])
+    _refuse_extra_images(desired.images[0], desired.images[1:])
     runtime = select_runtime(options, desired, image.labels)
     desired = replace(desired, runtime=runtime)
     with state.lock():
@@ -512,6 +521,23 @@ def _existing_state(options: Options) -> ClusterState:
     return state
 
 
+def _refuse_extra_images(cluster_image: str, extra: list[str]) -> None:
+    """Images after the first are apps; say plainly what cannot be done instead of doing nothing."""
+    from sealkit.image import default_store
+
+    for ref in extra:
+        kind = default_store().labels(ref).get("sealkit.io/type", "rootfs") if ref else "rootfs"
+        if kind == "rootfs":
+            raise UsageError(
+                f"the cluster runs {cluster_image}; {ref} is another cluster (rootfs) image",
+                hint=f"sealkit upgrade {ref} changes the cluster image (one minor version at a time)",
+            )
+        raise UsageError(
+            f"{ref} is an application image (sealkit.io/type={kind}); installing apps is not yet implemented",
+            hint="install it with kubectl/helm from the image's manifests for now",
+        )
+
+
 def _merge_into_saved(state: ClusterState, desired: Cluster) -> Cluster:
     saved = state.load_clusterfile()
     known = {h.ip for h in saved.hosts}
@@ -557,11 +583,20 @@ def status(options: Options) -> list[dict[str, Any]]:
             }
             if ref is not None:
                 row["version"] = ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or "-"
-                lbs = [s for s in ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=ref) if s]
-                row["lb"] = ", ".join(f"{b}={st}" for s in lbs for b, st in s.items()) or "-"
+                row["lb"] = _lb_summary(ctx, ref)
             row["cert_days_left"] = certs_phase.min_days_left(ctx, h.ip)
             rows.append(row)
         return rows
+
+
+def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str:
+    """``backend=UP, …`` for the status table; a broken LB is reported in its row, not fatal to status."""
+    try:
+        lbs = [s for s in ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=ref) if s]
+    except SealkitError as err:
+        log.warning("warning: %s: %s", ref.ip, err.message)
+        return "ERROR (see warning)"
+    return ", ".join(f"{b}={st}" for s in lbs for b, st in s.items()) or "-"
 
 
 def kubeconfig(options: Options) -> str:

@@ -211,6 +211,7 @@ def probe_binary_script(image_binary: str) -> str:
 
 #: read the stats socket without socat (often missing): python3 if present, else socat
 STATUS_SCRIPT = (
+    f"if [ ! -S {STATS_SOCKET} ]; then echo 'the LB is not running (no stats socket)' >&2; exit 3; fi; "
     f"if command -v python3 >/dev/null 2>&1; then python3 -c '"
     "import socket,sys\n"
     "s=socket.socket(socket.AF_UNIX)\n"

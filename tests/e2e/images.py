@@ -26,7 +26,7 @@ FAKES_FOR = {
 #: real binaries from Debian packages, copied into bin/ as a real image would ship them
 REAL_BINARIES = {"registry": "/usr/bin/docker-registry"}
 REAL_FOR = {
-    "binary": {"etcd": "/usr/bin/etcd", "etcdctl": "/usr/bin/etcdctl"},
+    "binary": {"etcd": "/usr/bin/etcd", "etcdctl": "/usr/bin/etcdctl", "kubectl": "/usr/bin/kubectl"},
     "kubeadm": {"kubectl": "/usr/bin/kubectl"},
 }
 
@@ -44,7 +44,7 @@ def make_context(directory: Path, runtime: str, version: str, *, with_images: bo
     if with_images:
         from tests.lab_registry.oci_fixture import busybox_image
 
-        busybox_image(directory / "images" / "oci")
+        busybox_image(directory / "images" / "oci", "docker.io/library/busybox:1.36")
     (directory / "Kubefile").write_text(
         "FROM scratch\n"
         "COPY bin ./bin\n"

@@ -31,7 +31,6 @@ the HA endpoint (``ctx.endpoint()``, the node-local haproxy VIP by default).
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import secrets
 import shlex
@@ -776,7 +775,7 @@ PREFLIGHT_SCRIPT = (
 
 
 def _token_path(ctx: ClusterContext) -> Path:
-    return Path(ctx.state.dir) / "binary" / "etcd-cluster-token"
+    return Path(ctx.state.dir) / "secrets" / "etcd-cluster-token"
 
 
 def existing_etcd_cluster_token(ctx: ClusterContext) -> str:
@@ -788,22 +787,9 @@ def existing_etcd_cluster_token(ctx: ClusterContext) -> str:
 
 
 def etcd_cluster_token(ctx: ClusterContext) -> str:
-    """``--initial-cluster-token``, made once per cluster and kept in its state.
-
-    Created with a hard link so hosts prepared concurrently agree on one value. Not a secret.
-    """
-    path = _token_path(ctx)
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        tmp.write_text(f"sealkit-{secrets.token_hex(12)}\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            ctx.log.debug("etcd cluster token created concurrently; using it")
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    """``--initial-cluster-token``, made once per cluster and kept in its state (hosts prepared
+    concurrently agree on one value). Not a secret, but kept with the other per-cluster values."""
+    return ctx.state.secret("etcd-cluster-token", lambda: f"sealkit-{secrets.token_hex(12)}")
 
 
 # ---------------------------------------------------------------------------------- the runtime

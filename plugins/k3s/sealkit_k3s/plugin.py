@@ -24,7 +24,6 @@ from sealkit import hostops
 from sealkit.context import Endpoint, RuntimeInfo
 from sealkit.hookspecs import hookimpl
 from sealkit.pki.model import Layout
-from sealkit.state import atomic_write
 from sealkit_k3s import certs
 
 if TYPE_CHECKING:
@@ -115,13 +114,7 @@ def agent_config(ctx: ClusterContext, host: HostRef) -> dict[str, object]:
 
 def join_token(ctx: ClusterContext) -> str:
     """The cluster's secure token; the secret is made once and kept in the cluster state (0600)."""
-    path = Path(ctx.state.dir) / "secrets" / "k3s-token"
-    if path.exists():
-        secret = path.read_text().strip()
-    else:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        secret = secrets.token_hex(24)
-        atomic_write(path, secret + "\n", 0o600)
+    secret = ctx.state.secret("k3s-token", lambda: secrets.token_hex(24))
     ca_pem = ctx.pki.get_ca(certs.SERVER_CA.name).cert_pem
     return f"K10{hashlib.sha256(ca_pem).hexdigest()}::server:{secret}"
 
@@ -229,11 +222,18 @@ class Runtime:
             "/var/lib/kubelet",
             DATA_DIR,
             "/etc/rancher/k3s",
+            "/etc/rancher/node",
             "/var/lib/sealkit/k3s",
             "/run/flannel",
             "/var/lib/cni",
         )
-        host.conn.run(f"rm -f {BIN} /usr/local/bin/k3s.sealkit-new", timeout=60)
+        host.conn.run(
+            f"rm -f {BIN} /usr/local/bin/k3s.sealkit-new; "
+            # the parents k3s created, when nothing else lives in them
+            "for d in /etc/rancher /var/lib/rancher; do "
+            '[ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty "$d"; done',
+            timeout=60,
+        )
 
     @hookimpl
     def sealkit_upgrade_host(

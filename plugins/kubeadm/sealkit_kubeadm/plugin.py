@@ -106,7 +106,6 @@ from sealkit.context import Endpoint, RuntimeInfo
 from sealkit.errors import PluginError, StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit.pki.model import Layout, LayoutInput
-from sealkit.state import atomic_write
 from sealkit_kubeadm import certs
 
 if TYPE_CHECKING:
@@ -257,24 +256,19 @@ def signing_duration(ctx: ClusterContext) -> str:
 
 def join_token(ctx: ClusterContext) -> str:
     """The cluster's bootstrap token; made once, kept in the cluster state (0600)."""
-    path = Path(ctx.state.dir) / "secrets" / "kubeadm-token"
-    if path.exists():
-        token = path.read_text().strip()
-        if re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
-            return token
-        raise PluginError(
-            f"{path} does not hold a kubeadm bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})",
-            hint=f"delete {path} to have sealkit generate a new one",
-        )
-    alphabet = string.ascii_lowercase + string.digits
-    token = (
-        "".join(secrets.choice(alphabet) for _ in range(6))
-        + "."
-        + "".join(secrets.choice(alphabet) for _ in range(16))
+    def make() -> str:
+        alphabet = string.ascii_lowercase + string.digits
+        pick = "".join(secrets.choice(alphabet) for _ in range(22))
+        return f"{pick[:6]}.{pick[6:]}"
+
+    token = ctx.state.secret("kubeadm-token", make)
+    if re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
+        return token
+    raise PluginError(
+        f"{ctx.state.dir / 'secrets' / 'kubeadm-token'} does not hold a kubeadm bootstrap token "
+        "([a-z0-9]{6}.[a-z0-9]{16})",
+        hint="delete that file to have sealkit generate a new one",
     )
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write(path, token + "\n", 0o600)
-    return token
 
 
 def ca_cert_hash(ctx: ClusterContext) -> str:
