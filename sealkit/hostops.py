@@ -68,7 +68,9 @@ def remove_unit(host: HostRef, name: str) -> None:
         f"if [ -e {path} ] || systemctl is-active -q {q}; then "
         f"systemctl disable --now {q} >/dev/null 2>&1 || true; "
         f"systemctl stop {q} >/dev/null 2>&1 || true; fi; "
-        f"rm -f {path}; systemctl daemon-reload; systemctl reset-failed {q} 2>/dev/null || true",
+        # the unit file may already be gone (a tool's own uninstall): its enablement links are not
+        f"rm -f {path} {UNIT_DIR}/*.wants/{q}; systemctl daemon-reload; "
+        f"systemctl reset-failed {q} 2>/dev/null || true",
         timeout=180,
     )
 
@@ -103,3 +105,42 @@ def remove_paths(host: HostRef, *paths: str) -> None:
         'while read -r m; do umount -l "$m" 2>/dev/null || true; done; rm -rf "$p"; done',
         timeout=300,
     )
+
+
+PRIOR_DIR = "/var/lib/sealkit/prior"
+
+
+def remember_unit_state(host: HostRef, unit: str) -> None:
+    """Note whether the host's own ``unit`` was enabled and running before sealkit first touched it.
+
+    Only the first call writes (a re-run must not record sealkit's own doing as the host's state);
+    :func:`restore_unit_state` gives the state back on reset.
+    """
+    q = shlex.quote(unit)
+    marker = shlex.quote(f"{PRIOR_DIR}/{unit}")
+    host.conn.run(
+        f"[ -e {marker} ] || {{ mkdir -p {PRIOR_DIR} && "
+        f'printf "enabled=%s\\nactive=%s\\n" "$(systemctl is-enabled {q} 2>/dev/null)" '
+        f'"$(systemctl is-active {q} 2>/dev/null)" > {marker}; }}',
+        timeout=60,
+    )
+
+
+def restore_unit_state(host: HostRef, unit: str) -> None:
+    """Stop and/or disable ``unit`` again when it was not running/enabled before sealkit (reset)."""
+    q = shlex.quote(unit)
+    marker = shlex.quote(f"{PRIOR_DIR}/{unit}")
+    host.conn.run(
+        f"if [ -e {marker} ]; then if systemctl cat {q} >/dev/null 2>&1; then "
+        f"grep -qx 'active=active' {marker} || systemctl stop {q}; "
+        f"grep -qx 'enabled=enabled' {marker} || systemctl disable -q {q}; fi; "
+        f"rm -f {marker}; rmdir --ignore-fail-on-non-empty {PRIOR_DIR}; fi",
+        timeout=180,
+    )
+
+
+def clear_dir(host: HostRef, path: str) -> None:
+    """Delete what is inside ``path`` but keep the directory: for data dirs a distribution package may
+    own (``/var/lib/etcd``), so a reset does not remove a directory the host had before."""
+    q = shlex.quote(path)
+    host.conn.run(f"if [ -d {q} ]; then find {q} -mindepth 1 -delete; fi", timeout=300)

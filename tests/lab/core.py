@@ -403,6 +403,11 @@ class Lab:
     def _paths(self, host: LabHost) -> _Paths:
         return _Paths(self.dir / "hosts" / host.name)
 
+    def upper_dir(self, host: str | LabHost) -> Path:
+        """The overlay upper dir of a host: every file the host wrote or changed since it booted
+        (tests diff it to prove that ``reset`` leaves nothing behind)."""
+        return self._paths(self.host(host)).upper
+
     def _spawn(self, host: LabHost) -> None:
         cgl = self._cgl
         cgl.make_host(self.name, host.name)

@@ -96,7 +96,6 @@ ETCD_TOKEN_MARKER = f"{STATE_DIR}/etcd-cluster-token"
 #: every path reset removes (besides units, binaries and containerd's files)
 RESET_PATHS = (
     certs.CONF,
-    ETCD_DATA_DIR,
     KUBELET_DIR,
     KUBE_PROXY_DIR,
     "/var/log/pods",
@@ -922,6 +921,7 @@ class Runtime:
         snapshotter = ctx.env.get("SEALKIT_CONTAINERD_SNAPSHOTTER", "overlayfs")
         text = containerd_config(registry_info(ctx), major=major, snapshotter=snapshotter)
         changed = hostops.write_file(host, CONTAINERD_CONFIG, text, 0o600) or changed
+        hostops.remember_unit_state(host, CONTAINERD_UNIT)
         hostops.start_or_restart(host, CONTAINERD_UNIT, changed=changed, timeout=120)
         hostops.wait_until(host, f"test -S {CRI_SOCKET}", what="containerd CRI socket", timeout=60)
 
@@ -1230,7 +1230,15 @@ class Runtime:
             )
         else:
             self._give_back_containerd(host)
-        hostops.remove_paths(host, *RESET_PATHS)
+        hostops.restore_unit_state(host, CONTAINERD_UNIT)
+        hostops.remove_paths(host, *RESET_PATHS, "/etc/cni/net.d")
+        if host.is_master:  # etcd's data; the directory itself may belong to the host's etcd package
+            hostops.clear_dir(host, ETCD_DATA_DIR)
+        host.conn.run(
+            "for d in /etc/cni /etc/containerd/certs.d; do "
+            '[ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty "$d"; done',
+            timeout=60,
+        )
         run(
             "rm -f "
             + " ".join(f"{BIN_DIR}/{b} {BIN_DIR}/{b}.sealkit-new" for b in MASTER_BINARIES),

@@ -926,6 +926,7 @@ class Runtime:
             timeout=30,
         )
         changed = hostops.write_file(host, CONTAINERD_CONFIG, text, 0o600) or changed
+        hostops.remember_unit_state(host, CONTAINERD_UNIT)
         hostops.start_or_restart(host, CONTAINERD_UNIT, changed=changed, timeout=120)
         hostops.wait_until(
             host, f"test -S {CONTAINERD_SOCKET}", what="containerd socket", timeout=60, interval=1
@@ -1023,9 +1024,10 @@ class Runtime:
         host.conn.run(f"rm -rf {hostops.UNIT_DIR}/kubelet.service.d", timeout=60)
         hostops.remove_unit(host, KUBELET_UNIT)
         hostops.remove_paths(
-            host, K8S_DIR, KUBELET_DIR, ETCD_DIR, "/etc/cni/net.d", "/var/lib/cni",
-            SYSCTL_FILE, MODULES_FILE,
+            host, K8S_DIR, KUBELET_DIR, "/etc/cni/net.d", "/var/lib/cni", SYSCTL_FILE, MODULES_FILE,
         )  # fmt: skip
+        if host.is_master:  # what `kubeadm reset` does: the stacked etcd's data, not the package's dir
+            hostops.clear_dir(host, ETCD_DIR)
         for what, cmd in reset_steps():
             res = host.conn.run(cmd, check=False, timeout=300)
             if res.rc != 0:
@@ -1040,6 +1042,15 @@ class Runtime:
         res = host.conn.run(containerd_reset_script(ours), check=False, timeout=300)
         if res.rc != 0:
             failures.append(f"containerd configuration or images left behind (rc={res.rc})")
+        hostops.restore_unit_state(host, CONTAINERD_UNIT)
+        # containerd's CRI recreates its CNI conf dir on every start: remove it once containerd is
+        # back to the host's own state, and the parents sealkit created when they are empty
+        hostops.remove_paths(host, "/etc/cni/net.d")
+        host.conn.run(
+            "for d in /etc/cni /etc/containerd/certs.d; do "
+            '[ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty "$d"; done',
+            timeout=60,
+        )
         self._set_alias(host, None)
         if failures:
             raise StepFailed(

@@ -1,0 +1,3 @@
+from sealkit.cli.main import main
+
+main()

@@ -1,0 +1,171 @@
+"""The whole cluster lifecycle, per runtime, on systemd lab hosts, driven through the real CLI.
+
+run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → add a worker (journal: only the new
+host, plus LB/registry sync elsewhere) → delete it (gone, host clean) → upgrade one minor (every node on the new
+version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host).
+Then 3 masters + 2 workers through the HA endpoint with a master down, and a controller SIGKILLed mid-join.
+
+The runtime binaries in the cluster images are CONTRACT FAKES (tests/fakes); everything else is real.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.driver import V_NEW, V_OLD, Sealkit, build_images, footprint, kubectl_nodes, leftovers
+
+pytestmark = pytest.mark.lab
+
+RUNTIMES = ["k3s", "kubeadm", "k0s", "binary"]
+#: phases that may act on hosts other than the one being added: the node-local LBs learn about new
+#: masters, the registry host confirms the images are in sync (a no-op that pushes nothing)
+SHARED_PHASES = {"lb", "images"}
+NINETY_NINE_YEARS = 99 * 365
+
+
+@pytest.fixture(scope="module")
+def images_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, str]]]:
+    """One $SEALKIT_HOME per runtime holding its two test images, built on first use."""
+
+    class Cache(dict):  # type: ignore[type-arg]
+        def __missing__(self, runtime: str) -> tuple[Path, dict[str, str]]:
+            home = tmp_path_factory.mktemp(f"home-{runtime}")
+            self[runtime] = (home, build_images(home, runtime))
+            return self[runtime]
+
+    return Cache()
+
+
+def _ips(hosts) -> str:
+    return ",".join(h.ip for h in hosts)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
+    home, refs = images_home[runtime]
+    lab = fresh_lab(3, systemd=True)
+    m1, w1, w2 = lab.hosts
+    key = str(m1.root_key)
+    clean = {h.name: footprint(lab, h) for h in lab.hosts}
+    sk = Sealkit(home, f"life-{runtime}")
+
+    out = sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", w1.ip, "-i", key).out
+    assert out["masters"] == [m1.ip] and out["nodes"] == [w1.ip]
+    assert out["bytes_sent"] > 0
+    kubeconfig = sk.kubeconfig(tmp_path / "admin.conf")
+    nodes = kubectl_nodes(kubeconfig)
+    assert set(nodes) == {m1.hostname, w1.hostname}
+    assert all(n["ready"] for n in nodes.values()), nodes
+
+    checked = sk("check").out
+    assert checked["failed"] == 0 and checked["passed"] >= 4, checked
+
+    # a re-run has nothing to do: not a byte is sent, no host changes
+    again = sk("run").out
+    assert again["bytes_sent"] == 0, again
+    assert again["changed_hosts"] == [], again
+
+    # add: only the new worker is worked on (shared phases excepted)
+    added = sk("add", "--nodes", w2.ip).out
+    assert added["changed_hosts"] == [w2.ip]
+    elsewhere = [
+        (e["phase"], e["host"], e["step"])
+        for e in sk.journal(added["run"])
+        if e["host"] not in (None, w2.ip) and e["phase"] not in SHARED_PHASES
+    ]
+    assert elsewhere == [], f"add touched existing hosts: {elsewhere}"
+    assert w2.hostname in kubectl_nodes(kubeconfig)
+
+    # delete: drained away, and its host is as clean as before the run
+    sk("delete", "--nodes", w2.ip, "--force")
+    assert w2.hostname not in kubectl_nodes(kubeconfig)
+    left = leftovers(clean[w2.name], footprint(lab, w2))
+    assert left == [], "\n".join(left)
+
+    # upgrade one minor: every node on the new version, our certificates untouched
+    up = sk("upgrade", refs[V_NEW]).out
+    assert up["version"].startswith(V_NEW)
+    nodes = kubectl_nodes(kubeconfig)
+    assert {n["version"].split("+")[0] for n in nodes.values()} == {V_NEW}, nodes
+    certs = sk("cert", "check").out
+    assert certs, "cert check listed no certificates"
+    assert min(int(c["days_left"]) for c in certs) >= NINETY_NINE_YEARS
+
+    # skipping back is refused, before any host is touched
+    refused = sk("upgrade", refs[V_OLD], check=False)
+    assert refused.rc == 2 and "downgrade" in refused.err
+
+    # reset: nothing of ours remains anywhere
+    sk("reset", "--force")
+    for h in (m1, w1):
+        left = leftovers(clean[h.name], footprint(lab, h))
+        assert left == [], h.name + ":\n" + "\n".join(left)
+    assert not (home / "clusters" / sk.cluster).exists()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_path):
+    home, refs = images_home[runtime]
+    lab = fresh_lab(5, systemd=True)
+    masters, workers = lab.hosts[:3], lab.hosts[3:]
+    sk = Sealkit(home, f"ha-{runtime}")
+    key = str(masters[0].root_key)
+    sk("--runtime", runtime, "run", refs[V_OLD], "--masters", _ips(masters), "--nodes", _ips(workers), "-i", key)
+    sk.kubeconfig(tmp_path / "admin.conf")
+    names = {h.hostname for h in lab.hosts}
+    assert set(kubectl_nodes(tmp_path / "admin.conf")) == names
+    assert sk("check").out["failed"] == 0
+
+    # the first master dies; the cluster is still served by the others
+    lab.stop_host(masters[0])
+    status = {row["host"]: row for row in sk("status").out}
+    assert status[masters[0].ip]["reachable"] is False
+    for other in masters[1:]:
+        nodes = kubectl_nodes(tmp_path / "admin.conf", server=f"https://{other.ip}:6443")
+        assert set(nodes) == names
+    lb = status[workers[0].ip]["lb"]
+    if lb != "-":  # sealkit's node-local LB (kubeadm, binary): a worker reaches the API through it
+        assert f"{masters[0].ip}:6443=DOWN" in lb or f"{masters[0].ip}:6443=MAINT" in lb, lb
+        conf = (tmp_path / "admin.conf").read_text()
+        lab.exec_on(workers[0], "cat > /root/admin.conf && chmod 600 /root/admin.conf", input=conf)
+        ha = sk.home / "clusters" / sk.cluster / "Clusterfile"
+        vip = next(line.split(":")[1].strip() for line in ha.read_text().splitlines() if "vip:" in line)
+        res = lab.exec_on(
+            workers[0],
+            f"kubectl --kubeconfig /root/admin.conf --server https://{vip}:6443 get nodes -o name",
+            check=False,
+        )
+        assert res.returncode == 0, res.stderr
+        assert {line.split("/")[1] for line in res.stdout.split()} == names
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_controller_killed_during_join_then_rerun_converges(runtime, fresh_lab, images_home, tmp_path):
+    home, refs = images_home[runtime]
+    lab = fresh_lab(3, systemd=True)
+    m1, *workers = lab.hosts
+    sk = Sealkit(home, f"kill-{runtime}")
+    args = ("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", _ips(workers))
+    proc = sk.popen(*args, "-i", str(m1.root_key))
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("phase join-nodes"):
+            time.sleep(0.3)  # let the joins start on the hosts
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+
+    out = sk("run").out  # same cluster, no flags: resumes from the saved Clusterfile and journal
+    assert sorted(out["nodes"]) == sorted(h.ip for h in workers)
+    nodes = kubectl_nodes(sk.kubeconfig(tmp_path / "admin.conf"))
+    assert set(nodes) == {h.hostname for h in lab.hosts}
+    assert all(n["ready"] for n in nodes.values())
+    assert sk("check").out["failed"] == 0
+    assert sk("run").out["changed_hosts"] == []
