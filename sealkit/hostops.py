@@ -60,6 +60,30 @@ def start_or_restart(host: HostRef, unit: str, *, changed: bool, timeout: float 
         systemctl(host, "start", unit, timeout=timeout)
 
 
+def start_until_active(host: HostRef, unit: str, *, changed: bool, timeout: float = 600) -> None:
+    """Like :func:`start_or_restart`, for services that may exit on a transient condition and are
+    restarted by systemd (``Restart=always``): a failed start is waited out until the unit is active.
+
+    Why: joining an etcd member right after another is refused by etcd ("unhealthy cluster") until
+    every member has been connected for a few seconds; k3s then exits and systemd starts it again.
+    """
+    systemctl(host, "enable", unit, timeout=60)
+    res = systemctl(host, "restart" if changed else "start", unit, timeout=timeout, check=False)
+    if res.rc == 0:
+        return
+    q = shlex.quote(unit)
+    try:
+        wait_until(host, f"systemctl is-active -q {q}", what=unit, timeout=timeout, interval=3)
+    except StepFailed as err:
+        logs = host.conn.run(f"journalctl -u {q} -n 5 --no-pager -o cat", check=False, timeout=30)
+        raise StepFailed(
+            f"{unit} did not start within {timeout:.0f}s; its last log lines:\n{logs.stdout.strip()}",
+            host=host.ip,
+            step=f"start {unit}",
+            hint=f"journalctl -u {unit} on the host shows why",
+        ) from err
+
+
 def remove_unit(host: HostRef, name: str) -> None:
     """Stop, disable and delete a unit; nothing left for systemd to restart."""
     path = shlex.quote(f"{UNIT_DIR}/{name}")

@@ -56,9 +56,12 @@ RELAY_FANOUT = 1
 RELAY_CANDIDATES = 3
 #: payloads smaller than this go direct: a relay costs two extra round trips to set up
 RELAY_MIN_BYTES = 4 << 20
-#: how a relay host verifies the files: "hashlib" (python3's OpenSSL sha256, uses the CPU's SHA
-#: instructions: ~3x less CPU than coreutils here) or "sha256sum" (``sha256sum -c``, as the direct copy)
-RELAY_VERIFY = "hashlib"
+#: how a relay host verifies the files against the controller's sums before renaming any into place:
+#: "stream" (hash each piece right after it is written, read back while still in cache: no pass after
+#: the transfer), "hashlib" (a pass after the transfer) — both python3's OpenSSL sha256, which uses the
+#: CPU's SHA instructions: ~3x less CPU than coreutils here — or "sha256sum" (``sha256sum -c``, as the
+#: direct copy does)
+RELAY_VERIFY = "stream"
 #: seconds to wait for every listener to report its port
 RELAY_SETUP_TIMEOUT = 60.0
 _PYTHON_MARK = "---python3---"
@@ -195,7 +198,11 @@ def _state_from_probe(ip: str, rootfs: Path, local: dict[str, Entry], out: str) 
 def _probe(host: HostRef, root: str, rootfs: Path, local: dict[str, Entry], *, python: bool) -> HostState:
     script = _probe_script(root)
     if python:
-        script = f"{{ {script}; }} && echo {_PYTHON_MARK} && {{ command -v python3 || true; }}"
+        # the system python3 first: a shim on PATH (pyenv, asdf) costs a shell and a lookup per start
+        script = (
+            f"{{ {script}; }} && echo {_PYTHON_MARK} && "
+            "{ if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3 || true; fi; }"
+        )
     out = host.conn.run(script, timeout=300).stdout
     return _state_from_probe(host.ip, rootfs, local, out)
 
@@ -267,22 +274,25 @@ def bytes_sent(ctx: ClusterContext) -> int:
 
 
 #: The relay helper: a short python3 program run on each relay host with ``python3 -c``. Its argv holds
-#: only the role and the address to bind; the one-time tokens, the peer list and the control files
-#: come on stdin from the controller over SSH (``ps`` never shows a token).
+#: only the role and the address to bind; the one-time tokens, the peer list, the tar layout and the
+#: control files come on stdin from the controller over SSH (``ps`` never shows a token).
 #:
-#: ``head``: reads one JSON config line, then the tar stream, from stdin (the controller's SSH channel).
-#: ``listen``: binds its own cluster IP on an ephemeral port, prints ``PORT n``, reads its config line,
-#: then accepts one upstream host that must send its token first (``OK`` back); a wrong token is fatal.
-#: Either way it connects to its downstream host(s) (next candidate if one refuses), then copies the
-#: stream to them and to a local ``tar -x`` into the staging dir. At the end of the stream (exactly
-#: ``size`` bytes, else it fails) it writes the control files it got over SSH into the staging dir,
-#: verifies every file against those sums and renames them into place. Local failures do not stop
-#: forwarding; a source that closes early or stays silent ``IDLE`` seconds ends it, downstream too.
+#: ``head``: reads its config (a length line, then JSON), then the tar stream, from stdin (the SSH channel).
+#: ``listen``: binds its own cluster IP on an ephemeral port, prints ``PORT n``, reads its config, then
+#: accepts one upstream host, which must send the token first (``OK`` back); a wrong token is fatal.
+#: Either way it connects to its downstream host(s) (the next candidate if one fails), then passes the
+#: tar on byte for byte and writes each member's content into the staging dir at the offsets the layout
+#: from the controller gives — names, sizes and modes never come from the TCP stream. Data moves with
+#: splice/tee (no copy through the process; read/write where the kernel refuses, or with
+#: SEALKIT_RELAY_COPY=1 in its environment). At the end of the
+#: stream (exactly ``size`` bytes, else it fails) it writes the control files into the staging dir,
+#: verifies every file against the controller's sums and renames them into place. A local failure does
+#: not stop forwarding; a source that closes early or stays silent ``IDLE`` seconds ends it, downstream too.
 RELAY_HELPER = r"""
-import fcntl, hashlib, hmac, json, os, queue, resource, select, shutil, socket, subprocess, sys
-import threading, time
-CHUNK = 1 << 20
-IDLE = 60.0
+import ctypes, errno, fcntl, hashlib, hmac, json, os, resource, select, shutil, socket, struct
+import subprocess, sys, time
+PIPE = 1 << 20
+IDLE = 60
 CONNECT = 5.0
 
 
@@ -297,22 +307,26 @@ def say(line):
 
 
 def readable(fds, timeout, step, what):
-    r = select.select(fds, [], [], max(0.0, timeout))[0]
-    if not r:
+    if not select.select(fds, [], [], max(0.0, timeout))[0]:
         raise Fail(step, "%s for %ds" % (what, IDLE))
-    return r
+
+
+def read_exact(fd, n, step):
+    buf = b""
+    while len(buf) < n:
+        readable([fd], IDLE, step, "no configuration from the controller")
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise Fail(step, "the controller closed the session")
+        buf += chunk
+    return buf
 
 
 def read_config():
-    buf, deadline = b"", time.monotonic() + IDLE
-    while b"\n" not in buf:
-        readable([0], deadline - time.monotonic(), "config", "no configuration from the controller")
-        chunk = os.read(0, 65536)
-        if not chunk:
-            raise Fail("config", "the controller closed the session")
-        buf += chunk
-    line, _, rest = buf.partition(b"\n")
-    return json.loads(line), rest
+    line = b""
+    while not line.endswith(b"\n"):
+        line += read_exact(0, 1, "config")
+    return json.loads(read_exact(0, int(line), "config"))
 
 
 def recv_exact(sock, n):
@@ -325,11 +339,19 @@ def recv_exact(sock, n):
     return got
 
 
+def timeouts(sock):
+    sock.settimeout(None)
+    tv = struct.pack("ll", IDLE, 0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    return sock
+
+
 def accept(ls, token):
     deadline = time.monotonic() + IDLE
     while True:
-        r = readable([ls, 0], deadline - time.monotonic(), "accept", "no upstream host connected")
-        if ls in r:
+        readable([ls, 0], deadline - time.monotonic(), "accept", "no upstream host connected")
+        if select.select([ls], [], [], 0)[0]:
             conn, peer = ls.accept()
             conn.settimeout(CONNECT)
             try:
@@ -342,7 +364,7 @@ def accept(ls, token):
             conn.sendall(b"OK")
             ls.close()
             say("ACCEPTED %s" % peer[0])
-            return conn
+            return timeouts(conn)
         if not os.read(0, 65536):
             raise Fail("accept", "aborted by the controller")
 
@@ -363,36 +385,75 @@ def connect(slots):
             except OSError as e:
                 say("NEXTFAIL %s %s" % (ip, e or type(e).__name__))
                 continue
-            s.settimeout(IDLE)
             say("NEXT %s" % ip)
-            outs.append((ip, s))
+            outs.append(Dest(ip, timeouts(s)))
             break
     return outs
 
 
-class Sink(threading.Thread):
-    def __init__(self, label, write):
-        threading.Thread.__init__(self, daemon=True)
-        self.label, self.write, self.q, self.error = label, write, queue.Queue(16), None
-
-    def run(self):
-        while True:
-            chunk = self.q.get()
-            if chunk is None:
-                return
-            if self.error is None:
-                try:
-                    self.write(chunk)
-                except OSError as e:
-                    self.error = e
+def mkpipe():
+    r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, 1031, PIPE)  # F_SETPIPE_SZ
+    except OSError:
+        pass
+    return r, w
 
 
-def fd_writer(fd):
-    def write(chunk):
-        view = memoryview(chunk)
+class Dest:
+    # a consumer of the stream: a downstream socket, or the local file being written (fd changes);
+    # with a hash set, what lands in the file is read back and hashed right away (still hot in cache)
+    def __init__(self, label, sock=None):
+        self.label, self.sock, self.error, self.pipe, self.copy = label, sock, None, None, False
+        self.fd = sock.fileno() if sock is not None else None
+        self.hash, self.offset = None, 0
+
+    def write(self, data):
+        view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
-    return write
+            view = view[os.write(self.fd, view):]
+        if self.hash is not None:
+            self.hash.update(data)
+            self.offset += len(data)
+
+    def readback(self, k):
+        while k:
+            block = os.pread(self.fd, min(k, PIPE), self.offset)
+            if not block:
+                raise OSError("short read back")
+            self.hash.update(block)
+            self.offset += len(block)
+            k -= len(block)
+
+    def move(self, src, n):
+        # move n bytes from pipe src to this consumer; on failure, drop what is left
+        try:
+            while n:
+                if self.copy:
+                    data = os.read(src, min(n, PIPE))
+                    self.write(data)
+                    k = len(data)
+                else:
+                    try:
+                        k = os.splice(src, self.fd, n)
+                    except OSError as e:
+                        if self.sock is None and e.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                            self.copy = True  # this filesystem does not take splice: copy instead
+                            continue
+                        raise
+                    if k > 0 and self.hash is not None:
+                        self.readback(k)
+                if k <= 0:
+                    raise OSError("no progress")
+                n -= k
+        except OSError as e:
+            self.error = e
+            discard(src, n)
+
+
+def discard(src, n):
+    while n:
+        n -= len(os.read(src, min(n, PIPE)))
 
 
 def cpu(who):
@@ -400,19 +461,92 @@ def cpu(who):
     return r.ru_utime + r.ru_stime
 
 
-def verify(stage):
-    with open(os.path.join(stage, ".sealkit-sums")) as f:
-        for line in f:
-            digest, path = line.rstrip("\n").split("  ", 1)
-            h = hashlib.sha256()
-            with open(os.path.join(stage, path), "rb") as g:
-                while True:
-                    block = g.read(CHUNK)
-                    if not block:
-                        break
-                    h.update(block)
-            if h.hexdigest() != digest:
-                raise Fail("verify", "sha256 mismatch: %s" % path)
+class Pump:
+    # reads the source; spreads each piece to every live consumer (tee to all but the last)
+    def __init__(self, src, downs):
+        self.src, self.downs, self.got = src, downs, 0
+        self.a = mkpipe()
+        self.local = Dest("local")
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            self.tee_fn = libc.tee
+            self.tee_fn.restype = ctypes.c_ssize_t
+            self.tee_fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+            self.splice = hasattr(os, "splice") and not os.environ.get("SEALKIT_RELAY_COPY")
+        except (OSError, AttributeError):
+            self.splice = False
+        self.engine = "splice" if self.splice else "copy"
+
+    def tee(self, a, b, n):
+        r = self.tee_fn(a, b, n, 0)
+        if r < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        return r
+
+    def fill(self, n):
+        readable([self.src], IDLE, "receive", "no data from upstream")
+        if self.splice:
+            k = os.splice(self.src, self.a[1], min(n, PIPE))
+            return k, None
+        data = os.read(self.src, min(n, PIPE))
+        return len(data), data
+
+    def pump(self, n, fd=None):
+        # pass n bytes on downstream; write them to fd too when given
+        self.local.fd = fd
+        while n:
+            k, data = self.fill(n)
+            if not k:
+                raise Fail("receive", "the stream ended after %d bytes" % self.got)
+            self.got += k
+            n -= k
+            live = [d for d in self.downs if d.error is None]
+            if fd is not None and self.local.error is None:
+                live.append(self.local)
+            if data is not None:
+                for d in live:
+                    try:
+                        d.write(data)
+                    except OSError as e:
+                        d.error = e
+            else:
+                self.spread(k, live)
+
+    def spread(self, m, live):
+        a = self.a[0]
+        while m:
+            if not live:
+                discard(a, m)
+                return
+            k = m
+            for i, d in enumerate(live[:-1]):
+                if d.pipe is None:
+                    d.pipe = mkpipe()
+                t = self.tee(a, d.pipe[1], k)
+                if i == 0:
+                    k = t
+                elif t != k:
+                    raise Fail("relay", "tee duplicated %d of %d bytes" % (t, k))
+            for d in live[:-1]:
+                d.move(d.pipe[0], k)
+            live[-1].move(a, k)
+            m -= k
+            live = [d for d in live if d.error is None]
+
+
+def verify(stage, sums):
+    for line in sums.splitlines():
+        digest, path = line.split("  ", 1)
+        h = hashlib.sha256()
+        with open(os.path.join(stage, path), "rb") as f:
+            while True:
+                block = f.read(PIPE)
+                if not block:
+                    break
+                h.update(block)
+        if h.hexdigest() != digest:
+            raise Fail("verify", "sha256 mismatch: %s" % path)
 
 
 def main(state):
@@ -424,102 +558,92 @@ def main(state):
         ls.bind((bind, 0))
         ls.listen(4)
         say("PORT %d" % ls.getsockname()[1])
-    cfg, chunk = read_config()
-    root, total = cfg["root"], cfg["size"]
-    if ls is not None:
-        src = accept(ls, cfg["token"].encode())
-        src.settimeout(IDLE)
-        read = lambda: src.recv(CHUNK)
-    else:
-        def read():
-            readable([0], IDLE, "receive", "no data from the controller")
-            return os.read(0, CHUNK)
+    cfg = read_config()
+    root = cfg["root"]
+    src = accept(ls, cfg["token"].encode()) if ls is not None else None
     downs = connect(cfg["slots"])
     stage = state["stage"] = os.path.join(root, cfg["stage"])
     os.makedirs(stage)
-    tar = state["tar"] = subprocess.Popen(
-        ["tar", "-x", "-C", stage, "--no-same-owner"], stdin=subprocess.PIPE, cwd=root)
+    p = Pump(src.fileno() if src is not None else 0, downs)
+    sums = {}
+    for line in cfg["control"][".sealkit-sums"].splitlines():
+        digest, path = line.split("  ", 1)
+        sums[path] = digest
+    streamed, bad = cfg["verify"] == "stream", None
+    t_first = time.monotonic()
     try:
-        fcntl.fcntl(tar.stdin.fileno(), 1031, CHUNK)  # F_SETPIPE_SZ: fewer wake-ups
-    except OSError:
-        pass
-    local = Sink("local", fd_writer(tar.stdin.fileno()))
-    sinks = [local] + [Sink(ip, s.sendall) for ip, s in downs]
-    for s in sinks:
-        s.start()
-    got, t_first, lost = 0, None, None
-    try:
-        while True:
-            if chunk:
-                t_first = t_first or time.monotonic()
-                chunk = chunk[: total - got]
-                got += len(chunk)
-                for s in sinks:
-                    s.q.put(chunk)
-            if got >= total:
-                break
-            chunk = read()
-            if not chunk:
-                break
-    except OSError as e:
-        lost = e
+        for path, header, size, mode, mtime in cfg["layout"]:
+            p.pump(header)
+            fd = None
+            if p.local.error is None:
+                full = os.path.join(stage, path)
+                try:
+                    os.makedirs(os.path.dirname(full), exist_ok=True)
+                    fd = os.open(full, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                except OSError as e:
+                    p.local.error = e
+            p.local.hash, p.local.offset = (hashlib.sha256() if streamed and fd is not None else None), 0
+            try:
+                p.pump(size, fd)
+            finally:
+                if fd is not None:
+                    if p.local.error is None:
+                        os.fchmod(fd, mode)
+                        os.utime(fd, (mtime, mtime))
+                    os.close(fd)
+            h = p.local.hash
+            if h is not None and p.local.error is None and h.hexdigest() != sums.get(path):
+                bad = path
+                p.local.error = "sha256 mismatch"  # stop writing here; keep forwarding
+            p.pump(-size % 512)
+        p.pump(cfg["size"] - p.got)
     finally:
-        for s in sinks:
-            s.q.put(None)
-        for s in sinks:
-            s.join()
-        for ip, s in downs:
-            s.close()
-        tar.stdin.close()
+        for d in downs:
+            d.sock.close()
     t_last = time.monotonic()
-    for s in sinks[1:]:
-        if s.error is not None:
-            sys.stderr.write("relay: forwarding to %s failed: %s\n" % (s.label, s.error))
-    if got < total:
-        why = ": %s" % lost if lost else ""
-        raise Fail("receive", "the stream ended after %d of %d bytes%s" % (got, total, why))
-    rc = tar.wait()
-    if local.error is not None or rc != 0:
-        raise Fail("extract", "tar exited %d%s" % (rc, local.error and ": %s" % local.error or ""))
-    cpu_extract = cpu(resource.RUSAGE_CHILDREN)
+    for d in downs:
+        if d.error is not None:
+            sys.stderr.write("relay: forwarding to %s failed: %s\n" % (d.label, d.error))
+    if bad is not None:
+        raise Fail("verify", "sha256 mismatch: %s" % bad)
+    if p.local.error is not None:
+        raise Fail("extract", "writing into %s failed: %s" % (stage, p.local.error))
+    cpu_relay = cpu(resource.RUSAGE_SELF)
     for name, text in cfg["control"].items():
         fd = os.open(os.path.join(stage, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-    t_verify = time.monotonic()
-    cpu_self = cpu(resource.RUSAGE_SELF)
-    if cfg["verify"] == "hashlib":
-        verify(stage)
+    if streamed:
+        pass  # every file was hashed as it was written, against the controller's sums
+    elif cfg["verify"] == "hashlib":
+        verify(stage, cfg["control"][".sealkit-sums"])
     elif subprocess.call(["sh", "-c", cfg["verify"]], cwd=root) != 0:
         raise Fail("verify", "sha256sum -c failed")
     t_commit = time.monotonic()
-    cpu_verify = cpu(resource.RUSAGE_SELF) - cpu_self + cpu(resource.RUSAGE_CHILDREN) - cpu_extract
+    cpu_verify = cpu(resource.RUSAGE_SELF) - cpu_relay + cpu(resource.RUSAGE_CHILDREN)
     if subprocess.call(["sh", "-c", cfg["commit"]], cwd=root) != 0:
         raise Fail("commit", "moving the verified files into place failed")
     state["stage"] = None
     say("DONE " + json.dumps({
-        "bytes": got, "forwarded_to": [ip for ip, _ in downs],
-        "setup_s": round((t_first or t_last) - t0, 3), "stream_s": round(t_last - (t_first or t_last), 3),
-        "verify_s": round(t_commit - t_verify, 3), "commit_s": round(time.monotonic() - t_commit, 3),
-        "cpu_relay_s": round(cpu_self, 3), "cpu_extract_s": round(cpu_extract, 3),
-        "cpu_verify_s": round(cpu_verify, 3)}))
+        "bytes": p.got, "engine": p.engine, "forwarded_to": [d.label for d in downs if d.error is None],
+        "setup_s": round(t_first - t0, 3), "stream_s": round(t_last - t_first, 3),
+        "verify_s": round(t_commit - t_last, 3), "commit_s": round(time.monotonic() - t_commit, 3),
+        "cpu_relay_s": round(cpu_relay, 3), "cpu_verify_s": round(cpu_verify, 3)}))
 
 
-state = {"stage": None, "tar": None}
+state = {"stage": None}
+code = 1
 try:
     main(state)
+    code = 0
 except Fail as e:
     say("FAIL %s %s" % (e.step, e))
     sys.stderr.write("relay step %s: %s\n" % (e.step, e))
     code = 3
 except Exception as e:
-    say("FAIL %s %s: %s" % ("relay", type(e).__name__, e))
+    say("FAIL relay %s: %s" % (type(e).__name__, e))
     raise
-else:
-    code = 0
 finally:
-    if state["tar"] is not None and state["tar"].poll() is None:
-        state["tar"].kill()
     if state["stage"]:
         shutil.rmtree(state["stage"], ignore_errors=True)
 sys.exit(code)
@@ -558,9 +682,13 @@ def group_hosts(states: Iterable[HostState]) -> list[list[HostState]]:
 
 
 def split_chain(ips: Sequence[str], limit: int) -> list[list[str]]:
-    """Cut ``ips`` into the fewest chains of at most ``limit`` (≥ 2) hosts, of near-equal length."""
+    """Cut ``ips`` into the fewest chains of at most ``limit`` hosts, of near-equal length.
+
+    No chain has fewer than 2 hosts (a chain of 1 is a direct copy), so an odd count may put one host
+    more than ``limit`` in a chain when ``limit`` is 2.
+    """
     limit = max(2, limit)
-    count = -(-len(ips) // limit)
+    count = max(1, min(-(-len(ips) // limit), len(ips) // 2))
     chains, start = [], 0
     for i in range(count):
         end = start + (len(ips) - start) // (count - i)
@@ -581,19 +709,20 @@ def plan_distribution(states: Iterable[HostState], *, concurrency: int, min_byte
         relayable = [s.ip for s in group if s.python]
         for s in group:
             if not s.python:
+                plan.direct.append(s.ip)
                 plan.reasons[s.ip] = "no python3 on the host's PATH"
-        if len(relayable) < 2:
-            why = "no other host needs the same payload" if len(group) < 2 else "no peer host has python3"
-            for ip in relayable:
-                plan.reasons[ip] = why
-        elif group[0].payload_bytes < min_bytes:
-            for ip in relayable:
-                plan.reasons[ip] = f"payload of {group[0].payload_bytes} bytes is below the relay threshold"
-        else:
+        if len(relayable) >= 2 and group[0].payload_bytes >= min_bytes:
             plan.chains += split_chain(relayable, concurrency)
             continue
-        plan.direct += [s.ip for s in group]
-    plan.direct += [s.ip for g in group_hosts(states) for s in g if not s.python and s.ip not in plan.direct]
+        if len(relayable) >= 2:
+            why = f"payload of {group[0].payload_bytes} bytes is below the relay threshold ({min_bytes})"
+        elif len(group) < 2:
+            why = "no other host needs the same payload"
+        else:
+            why = "no other host with the same payload has python3"
+        for ip in relayable:
+            plan.direct.append(ip)
+            plan.reasons[ip] = why
     return plan
 
 
@@ -639,6 +768,8 @@ class _TarStream:
 
     def __init__(self, rootfs: Path, files: Sequence[Entry]) -> None:
         self._parts: list[bytes | tuple[Path, int]] = []
+        #: per member: path, header length, size, mode, mtime (what a relay host writes where)
+        self.layout: list[list[Any]] = []
         size = 0
         for e in files:
             path = rootfs / e.path
@@ -649,6 +780,7 @@ class _TarStream:
             header = info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
             pad = -e.size % tarfile.BLOCKSIZE
             self._parts += [header, (path, e.size), b"\0" * pad]
+            self.layout.append([e.path, len(header), e.size, e.mode, info.mtime])
             size += len(header) + e.size + pad
         end = 2 * tarfile.BLOCKSIZE
         end += -(size + end) % tarfile.RECORDSIZE
@@ -703,6 +835,30 @@ class _TarStream:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class _HeadInput:
+    """stdin of the chain's first host: blocks until its config is known (its python3 starts meanwhile,
+    in parallel with the listeners'), then gives the config and the tar."""
+
+    def __init__(self, stream: _TarStream) -> None:
+        self.stream = stream
+        self._ready = threading.Event()
+        self._aborted = False
+
+    def start(self, config: bytes) -> None:
+        self.stream.prefix(config)
+        self._ready.set()
+
+    def abort(self) -> None:
+        """Give the head EOF instead of a config; no effect once started."""
+        if not self._ready.is_set():
+            self._aborted = True
+            self._ready.set()
+
+    def read(self, n: int = -1) -> bytes:
+        self._ready.wait()
+        return b"" if self._aborted else self.stream.read(n)
 
 
 class _Gate:
@@ -763,6 +919,40 @@ class _Member:
         return self.error is None and self.stats is not None
 
 
+def relay_config(
+    root: str,
+    stage: str,
+    stream: _TarStream,
+    slots: list[list[list[Any]]],
+    control: dict[str, str],
+    token: str | None,
+    verify: str = RELAY_VERIFY,
+) -> dict[str, Any]:
+    """The config a relay helper reads from stdin; ``token`` is what a listener expects from upstream.
+
+    ``slots`` are the downstream hosts as ``[[ip, port, token], ...]`` candidate lists (see relay_links).
+    """
+    cfg: dict[str, Any] = {
+        "root": root,
+        "stage": stage,
+        "size": stream.size,
+        "layout": stream.layout,
+        "slots": slots,
+        "control": control,
+        "verify": verify if verify in ("stream", "hashlib") else _verify_script(stage),
+        "commit": _commit_script(stage),
+    }
+    if token is not None:
+        cfg["token"] = token
+    return cfg
+
+
+def encode_config(cfg: dict[str, Any]) -> bytes:
+    """Length line, then JSON: the helper reads exactly that much and no byte of the stream after it."""
+    body = json.dumps(cfg, separators=(",", ":")).encode()
+    return b"%d\n%s" % (len(body), body)
+
+
 class _Chain:
     """One relay: listeners start first and report their ports, then the head gets config + tar."""
 
@@ -782,9 +972,11 @@ class _Chain:
 
     def run(self) -> None:
         head, listeners = self.members[0], self.members[1:]
+        head_input = _HeadInput(self.stream)
         pool = ThreadPoolExecutor(max_workers=len(self.members), thread_name_prefix="sealkit-relay")
         try:
             futures: set[Future[None]] = {pool.submit(self._run_member, m, m.gate) for m in listeners}
+            futures.add(pool.submit(self._run_member, head, head_input))
             deadline = time.monotonic() + RELAY_SETUP_TIMEOUT
             for m in listeners:
                 m.ready.wait(max(0.0, deadline - time.monotonic()))
@@ -800,43 +992,37 @@ class _Chain:
                 slots = [
                     [[ip, self.by_ip[ip].port, self.by_ip[ip].token] for ip in slot] for slot in links[m.ip]
                 ]
-                data = (json.dumps(self._config(m, slots), separators=(",", ":")) + "\n").encode()
+                data = encode_config(self._config(m, slots))
                 m.sent = len(data)
                 if m.head:
-                    self.stream.prefix(data)
+                    head_input.start(data)
                 else:
                     m.gate.feed(data)
-            futures.add(pool.submit(self._run_member, head, self.stream))
             while futures:
                 _, futures = wait(futures, return_when=FIRST_COMPLETED)
                 self._abort_orphans(live)
             head.sent = self.stream.read_bytes
-            if self.stream.error:
-                head.aborted = f"read: {self.stream.error}"
+            if self.stream.error:  # the controller could not read its own rootfs: say so, not "short stream"
+                head.failed = f"read: {self.stream.error}"
         finally:
+            head_input.abort()
             for m in self.members:
                 m.gate.close()
             self.stream.close()
             pool.shutdown(wait=False)
         for m in self.members:
-            if not (m.stats is not None and m.failed is None and m.aborted is None):
-                m.error = m.aborted or m.failed or m.error or "relay: the helper ended without a result"
+            if m.stats is not None and m.failed is None:
+                continue  # the helper said DONE: the host has the files in place
+            own = m.failed if m.failed and "aborted by the controller" not in m.failed else None
+            m.error = own or m.aborted or m.failed or m.error or "relay: the helper ended without a result"
 
     def _config(self, m: _Member, slots: list[list[list[Any]]]) -> dict[str, Any]:
         """What one host is told over its SSH session (tokens included: never in argv)."""
         manifest = {p: e.sha256 for p, e in self.local.items()}
-        cfg: dict[str, Any] = {
-            "root": self.ctx.remote_rootfs,
-            "stage": m.stage,
-            "size": self.stream.size,
-            "slots": slots,
-            "control": _control_files(self.state.missing, manifest, self.state.prune),
-            "verify": "hashlib" if RELAY_VERIFY == "hashlib" else _verify_script(m.stage),
-            "commit": _commit_script(m.stage),
-        }
-        if not m.head:
-            cfg["token"] = m.token
-        return cfg
+        control = _control_files(self.state.missing, manifest, self.state.prune)
+        return relay_config(
+            self.ctx.remote_rootfs, m.stage, self.stream, slots, control, None if m.head else m.token
+        )
 
     def _abort_orphans(self, live: list[_Member]) -> None:
         """A listener whose possible upstreams (every host before it) all ended can never be reached."""
@@ -937,7 +1123,9 @@ def push_rootfs_many(
     host that did not complete, get the direct copy of :func:`push_rootfs`. Per host, ``facts`` gets
     ``bytes_sent`` (controller bytes, cumulative), ``bytes_relayed`` (received from a peer, cumulative),
     ``distribute_mode`` (``unchanged`` | ``relay`` | ``direct`` | ``fallback``), ``relay_error`` (why
-    a relay host fell back) and ``relay_stats`` (the helper's timings and CPU seconds).
+    a relay host fell back: "step: message"), ``relay_skipped`` (why a host was not put in a relay),
+    ``relay_stats`` (the helper's timings and CPU seconds) and ``distribute_timing`` (seconds spent
+    probing, relaying and copying directly in this call).
     Raises StepFailed naming every host that could not be brought up to date, after finishing the others.
     """
     ips = list(dict.fromkeys(targets))
@@ -956,16 +1144,22 @@ def push_rootfs_many(
     def probe(ip: str) -> HostState:
         return _probe(ctx.hosts[ip], root, targets[ip], manifests[targets[ip]], python=True)
 
+    timing: dict[str, float] = {}
+    started = time.monotonic()
     for ip, res in _parallel(probe, ips, workers):
         if isinstance(res, BaseException):
             errors[ip] = f"probe: {res}"
         else:
             states[ip] = res
+    timing["probe_s"] = round(time.monotonic() - started, 3)
+    started = time.monotonic()
     plan = plan_distribution(
         [states[ip] for ip in ips if ip in states], concurrency=workers, min_bytes=relay_min_bytes
     )
     for ip in plan.in_sync:
         ctx.hosts[ip].facts["distribute_mode"] = "unchanged"
+    for ip, why in plan.reasons.items():
+        ctx.hosts[ip].facts["relay_skipped"] = why
 
     fallback: dict[str, str] = {}
     for wave in relay_waves(plan.chains, max(workers, 2)):
@@ -990,6 +1184,9 @@ def push_rootfs_many(
                     fallback[m.ip] = facts["relay_error"] = m.error or "relay: unknown failure"
                     log.warning("%s: relay failed (%s); copying directly", m.ip, m.error)
 
+    timing["relay_s"] = round(time.monotonic() - started, 3)
+    started = time.monotonic()
+
     def direct(ip: str) -> int:
         host = ctx.hosts[ip]
         if ip in fallback:  # the relay may have got part way: look again
@@ -1005,6 +1202,10 @@ def push_rootfs_many(
             errors[ip] = f"direct copy: {res}{first}"
         else:
             sent[ip] += res
+    timing["direct_s"] = round(time.monotonic() - started, 3)
+    for ip in ips:
+        ctx.hosts[ip].facts["distribute_timing"] = dict(timing)
+    log.debug("distribute: %s", timing)
     if errors:
         lines = "\n".join(f"  - {ip}: {why}" for ip, why in sorted(errors.items()))
         raise StepFailed(

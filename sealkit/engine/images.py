@@ -20,6 +20,8 @@ class ResolvedImage:
     digest: str
     labels: dict[str, str]
     rootfs: Path
+    #: the image's ENV: defaults of the cluster env (the Clusterfile's spec.env and -e override them)
+    env: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -63,4 +65,10 @@ def resolve(ref: str, arch: str | None = None) -> ResolvedImage:
         found = store.resolve(ref)
     digest = str(found.desc["digest"])
     labels = store.labels(ref, arch=arch)
-    return ResolvedImage(ref=ref, digest=digest, labels=labels, rootfs=_unpacked(ref, digest, arch))
+    return ResolvedImage(
+        ref=ref,
+        digest=digest,
+        labels=labels,
+        rootfs=_unpacked(ref, digest, arch),
+        env=store.env(ref, arch=arch),
+    )

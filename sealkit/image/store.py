@@ -307,6 +307,16 @@ class ImageStore:
         arch: str | None,
         plats: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> dict[str, str]:
+        return dict(self._config_of(desc, image, arch, plats).get("Labels") or {})
+
+    def _config_of(
+        self,
+        desc: Mapping[str, Any],
+        image: str,
+        arch: str | None,
+        plats: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        """The ``config`` object of the image config (Labels, Env, Cmd) for ``arch``."""
         if arch is None and desc["mediaType"] in INDEX_TYPES:
             plats = plats or self._platforms(desc, image)
             host = [m for p, m in plats if p.split("/")[1:2] == [host_arch()]]
@@ -321,7 +331,13 @@ class ImageStore:
         config = self.layout.read_json(
             manifest["config"]["digest"], manifest["config"].get("size"), what="config", image=image
         )
-        return dict((config.get("config") or {}).get("Labels") or {})
+        return dict(config.get("config") or {})
+
+    def env(self, ref: str, arch: str | None = None) -> dict[str, str]:
+        """The image's ``ENV`` (Kubefile) as a dict: the defaults of the cluster env."""
+        found = self.resolve(ref)
+        pairs = self._config_of(found.desc, found.name or ref, arch).get("Env") or []
+        return dict(p.split("=", 1) for p in pairs if "=" in p)
 
     def labels(self, ref: str, arch: str | None = None) -> dict[str, str]:
         """Labels of ``ref`` (``sealkit.io/type``, ``/runtime``, ``/version``…) for ``arch``."""

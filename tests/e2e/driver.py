@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,14 +123,25 @@ def build_images(home: Path, runtime: str) -> dict[str, str]:
     return refs
 
 
-def kubectl_nodes(kubeconfig: Path, server: str | None = None) -> dict[str, dict[str, Any]]:
-    """``kubectl get nodes -o json`` (the real client) → {name: {"ready": bool, "version": str}}."""
+def kubectl_nodes(
+    kubeconfig: Path, server: str | None = None, *, retry_for: float = 0
+) -> dict[str, dict[str, Any]]:
+    """``kubectl get nodes -o json`` (the real client) → {name: {"ready": bool, "version": str}}.
+
+    ``retry_for``: keep asking that long while the API is unavailable (etcd electing a new leader
+    after a master died is the case tests wait out; it is not a timing assertion).
+    """
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is not installed (apt-get install kubernetes-client)"
     argv = [kubectl, "--kubeconfig", str(kubeconfig), "get", "nodes", "-o", "json"]
     if server:
         argv += ["--server", server]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    deadline = time.monotonic() + retry_for
+    while True:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if proc.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert proc.returncode == 0, f"kubectl get nodes failed: {proc.stderr}"
     nodes = {}
     for item in json.loads(proc.stdout)["items"]:

@@ -45,12 +45,24 @@ def make_context(directory: Path, runtime: str, version: str, *, with_images: bo
         from tests.lab_registry.oci_fixture import busybox_image
 
         busybox_image(directory / "images" / "oci", "docker.io/library/busybox:1.36")
+    # a template rendered with the cluster env, and the three lifecycle scripts
+    (directory / "etc").mkdir(exist_ok=True)
+    (directory / "etc" / "e2e.conf.tmpl").write_text("greeting=${GREETING}\n")
+    (directory / "scripts").mkdir(exist_ok=True)
+    (directory / "scripts" / "check.sh").write_text('command -v sh >/dev/null || exit 1\n')
+    (directory / "scripts" / "init.sh").write_text('echo "init saw GREETING=$GREETING" > init-ran\n')
+    (directory / "scripts" / "clean.sh").write_text("echo cleaned > /tmp/sealkit-e2e-clean-ran\n")
     (directory / "Kubefile").write_text(
         "FROM scratch\n"
         "COPY bin ./bin\n"
+        "COPY etc ./etc\n"
+        "COPY scripts ./scripts\n"
         + ("COPY images ./images\n" if with_images else "")
         + f"LABEL sealkit.io/type=rootfs sealkit.io/runtime={runtime} "
         f"sealkit.io/version={version}{SUFFIX[runtime]}\n"
+        "LABEL sealkit.io/scripts.check=scripts/check.sh sealkit.io/scripts.init=scripts/init.sh "
+        "sealkit.io/scripts.clean=scripts/clean.sh\n"
+        "ENV GREETING=hello\n"
     )
     return directory
 

@@ -56,6 +56,11 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     out = sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", w1.ip, "-i", key).out
     assert out["masters"] == [m1.ip] and out["nodes"] == [w1.ip]
     assert out["bytes_sent"] > 0
+    # the image's template got the image's ENV default; its init script ran in the rootfs with that env
+    rootfs = "/var/lib/sealkit/rootfs"
+    for h in (m1, w1):
+        assert lab.exec_on(h, f"cat {rootfs}/etc/e2e.conf").stdout == "greeting=hello\n"
+        assert lab.exec_on(h, f"cat {rootfs}/init-ran").stdout == "init saw GREETING=hello\n"
     kubeconfig = sk.kubeconfig(tmp_path / "admin.conf")
     nodes = kubectl_nodes(kubeconfig)
     assert set(nodes) == {m1.hostname, w1.hostname}
@@ -99,8 +104,10 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     refused = sk("upgrade", refs[V_OLD], check=False)
     assert refused.rc == 2 and "downgrade" in refused.err
 
-    # reset: nothing of ours remains anywhere
+    # reset: the image's clean script runs first, then nothing of ours remains anywhere
     sk("reset", "--force")
+    for h in (m1, w1):
+        assert lab.exec_on(h, "cat /tmp/sealkit-e2e-clean-ran").stdout == "cleaned\n"
     for h in (m1, w1):
         left = leftovers(clean[h.name], footprint(lab, h))
         assert left == [], h.name + ":\n" + "\n".join(left)
@@ -125,7 +132,7 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
     status = {row["host"]: row for row in sk("status").out}
     assert status[masters[0].ip]["reachable"] is False
     for other in masters[1:]:
-        nodes = kubectl_nodes(tmp_path / "admin.conf", server=f"https://{other.ip}:6443")
+        nodes = kubectl_nodes(tmp_path / "admin.conf", server=f"https://{other.ip}:6443", retry_for=90)
         assert set(nodes) == names
     lb = status[workers[0].ip]["lb"]
     if lb != "-":  # sealkit's node-local LB (kubeadm, binary): a worker reaches the API through it
@@ -136,8 +143,11 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
         vip = next(line.split(":")[1].strip() for line in ha.read_text().splitlines() if "vip:" in line)
         res = lab.exec_on(
             workers[0],
-            f"kubectl --kubeconfig /root/admin.conf --server https://{vip}:6443 get nodes -o name",
+            # the same retry as kubectl_nodes: the API may still be electing an etcd leader
+            f"for i in $(seq 45); do kubectl --kubeconfig /root/admin.conf --server https://{vip}:6443 "
+            "get nodes -o name && exit 0; sleep 2; done; exit 1",
             check=False,
+            timeout=150,
         )
         assert res.returncode == 0, res.stderr
         assert {line.split("/")[1] for line in res.stdout.split()} == names
@@ -150,6 +160,7 @@ def test_controller_killed_during_join_then_rerun_converges(runtime, fresh_lab, 
     m1, *workers = lab.hosts
     sk = Sealkit(home, f"kill-{runtime}")
     args = ("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", _ips(workers))
+    args += ("-e", "GREETING=from-the-command-line")  # -e overrides the image's ENV default
     proc = sk.popen(*args, "-i", str(m1.root_key))
     seen = []
     assert proc.stderr is not None
@@ -169,3 +180,5 @@ def test_controller_killed_during_join_then_rerun_converges(runtime, fresh_lab, 
     assert all(n["ready"] for n in nodes.values())
     assert sk("check").out["failed"] == 0
     assert sk("run").out["changed_hosts"] == []
+    conf = lab.exec_on(workers[-1], "cat /var/lib/sealkit/rootfs/etc/e2e.conf").stdout
+    assert conf == "greeting=from-the-command-line\n"

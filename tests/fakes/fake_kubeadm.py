@@ -1728,6 +1728,8 @@ def cmd_join(args: fakelib.ParsedArgs, version: str) -> int:
     with contextlib.suppress(FileNotFoundError):
         os.remove(hp(f"{ETC}/bootstrap-kubelet.conf"))
     if control_plane:
+        if not c.external_etcd:
+            join_etcd_member(c, reg, advertise)
         local = f"https://{advertise}:{port}"
         wait_for("control-plane-join", lambda: api_healthy(local, f"{ETC}/admin.conf"), tls_timeout)
         admin = admin_client(f"{ETC}/admin.conf")
@@ -1780,28 +1782,59 @@ def join_control_plane_certs(
     if c.external_etcd:
         etcd_servers = ",".join(c.external_etcd["endpoints"])
     else:
-        admin = admin_client(f"{ETC}/admin.conf")
-        pods = admin.request("GET", "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd")[
-            "items"
-        ]
-        urls = [
-            p["metadata"].get("annotations", {}).get("kubeadm.kubernetes.io/etcd.advertise-client-urls")
-            for p in pods
-        ]
-        urls = [u for u in urls if u]
-        if not urls:
-            raise Fail(
-                "etcd cluster is not healthy: no etcd static pods found in kube-system "
-                "(is the first control plane's kubelet running?)"
-            )
-        etcd = etcd_admin(c, urls[0])
-        etcd.endpoints = urls
-        members = etcd.member_add([f"https://{advertise}:2380"]).get("members", [])
-        initial = ",".join(f"{m.get('name') or reg.name}={m['peerURLs'][0]}" for m in members)
-        say(f"[etcd] Announced new etcd member joining to the existing etcd cluster: {initial}")
-        etcd_manifest(c, reg.name, advertise, initial, "existing")
         etcd_servers = c.api_args.get("etcd-servers", "https://127.0.0.1:2379")
     control_plane_manifests(c, advertise, port, etcd_servers)
+
+
+def join_etcd_member(c: Cluster, reg: NodeReg, advertise: str) -> None:
+    """kubeadm's control-plane-join phase, etcd part: add this member, write its static pod.
+
+    Like the real kubeadm, this runs after kubelet-start: adding a voting member costs the cluster its
+    quorum until the new member runs, so nothing may need the API in between.
+    """
+    admin = admin_client(f"{ETC}/admin.conf")
+    pods = admin.request("GET", "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd")[
+        "items"
+    ]
+    urls = [
+        p["metadata"].get("annotations", {}).get("kubeadm.kubernetes.io/etcd.advertise-client-urls")
+        for p in pods
+    ]
+    urls = [u for u in urls if u]
+    if not urls:
+        raise Fail(
+            "etcd cluster is not healthy: no etcd static pods found in kube-system "
+            "(is the first control plane's kubelet running?)"
+        )
+    etcd = etcd_admin(c, urls[0])
+    etcd.endpoints = urls
+    # EtcdLearnerMode (beta and on by default since v1.29): join as a learner, promote once in sync
+    # kubeadm retries the add with backoff: etcd refuses it ("unhealthy cluster") until every member
+    # has been connected for a few seconds, e.g. right after the previous control plane joined
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            added = etcd.member_add([f"https://{advertise}:2380"], learner=True)
+            break
+        except fakelib.FakeError as exc:
+            if "unhealthy cluster" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    members = added.get("members", [])
+    initial = ",".join(f"{m.get('name') or reg.name}={m['peerURLs'][0]}" for m in members)
+    say(f"[etcd] Announced new etcd member joining to the existing etcd cluster: {initial}")
+    etcd_manifest(c, reg.name, advertise, initial, "existing")
+    member_id = str(added["member"]["ID"])
+
+    def promoted() -> bool:
+        try:
+            etcd.member_promote(member_id)
+        except fakelib.FakeError:
+            return False
+        return True
+
+    say("[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s")
+    wait_for("etcd-join", promoted, 40)
 
 
 def cmd_reset(args: fakelib.ParsedArgs, version: str) -> int:
@@ -1840,7 +1873,14 @@ def cmd_reset(args: fakelib.ParsedArgs, version: str) -> int:
                 "Please manually remove this etcd member using etcdctl"
             )
         data = opts.get("data-dir", "/var/lib/etcd")
-        shutil.rmtree(hp(data), ignore_errors=True)
+        # like kubeadm's CleanDir: the contents go, the directory stays
+        real_data = hp(data)
+        for entry in os.listdir(real_data) if os.path.isdir(real_data) else []:
+            path = os.path.join(real_data, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
         say(f"[reset] Deleted contents of the etcd data directory: {data}")
     stop_kubelet()
     dirs = [MANIFESTS, KUBELET_DIR, cert_dir]

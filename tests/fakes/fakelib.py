@@ -1223,8 +1223,15 @@ class EtcdClient:
     def member_list(self) -> list[dict[str, Any]]:
         return self.call("/v3/cluster/member/list", {}).get("members", [])
 
-    def member_add(self, peer_urls: Sequence[str]) -> dict[str, Any]:
-        return self.call("/v3/cluster/member/add", {"peerURLs": list(peer_urls)})
+    def member_add(self, peer_urls: Sequence[str], *, learner: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"peerURLs": list(peer_urls)}
+        if learner:
+            body["isLearner"] = True
+        return self.call("/v3/cluster/member/add", body)
+
+    def member_promote(self, member_id: str) -> None:
+        """Refused by etcd until the learner has caught up with the leader (FakeError then)."""
+        self.call("/v3/cluster/member/promote", {"ID": member_id})
 
     def member_remove(self, member_id: str) -> None:
         self.call("/v3/cluster/member/remove", {"ID": member_id})

@@ -68,7 +68,9 @@ NODE_BINARIES = ("kubelet", "kube-proxy")
 #: shipped in the cluster image's bin/ when hosts have no containerd of their own
 CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "runc", "ctr")
 
-ETCD_UNIT = "etcd.service"
+#: not "etcd.service": that name belongs to distribution packages (Debian's etcd-server), whose
+#: enablement our reset would otherwise undo
+ETCD_UNIT = "kube-etcd.service"
 APISERVER_UNIT = "kube-apiserver.service"
 CONTROLLER_MANAGER_UNIT = "kube-controller-manager.service"
 SCHEDULER_UNIT = "kube-scheduler.service"

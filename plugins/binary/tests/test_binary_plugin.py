@@ -583,7 +583,7 @@ def _with_etcd(ctx, etcd: FakeEtcd) -> None:
         host.conn.responses.insert(
             0,
             (
-                r"systemctl (start|restart) etcd\.service",
+                r"systemctl (start|restart) kube-etcd\.service",
                 lambda cmd, h=host: etcd.start(h.name, binary.peer_url(h.ip)),
             ),
         )
@@ -602,7 +602,7 @@ def test_init_bootstraps_a_one_member_etcd_then_the_control_plane(tmp_path):
     def first(pattern: str) -> int:
         return next(i for i, c in enumerate(cmds) if re.search(pattern, c))
 
-    assert first(r"restart etcd.service") < first(r"etcdctl .*endpoint health")
+    assert first(r"restart kube-etcd.service") < first(r"etcdctl .*endpoint health")
     assert first(r"endpoint health") < first(r"restart kube-apiserver.service")
     assert first(r"restart kube-apiserver") < first(r"get --raw=/readyz")
     assert first(r"readyz") < first(r"restart kube-controller-manager")
@@ -771,7 +771,7 @@ def test_upgrade_restarts_in_order(tmp_path):
     order = [
         next(i for i, c in enumerate(cmds) if re.search(rf"restart {u}", c))
         for u in (
-            "etcd.service",
+            "kube-etcd.service",
             "kube-apiserver.service",
             "kube-controller-manager.service",
             "kube-scheduler.service",
@@ -828,7 +828,7 @@ def test_restart_after_certs_order(tmp_path):
         m.group(1) for c in host.conn.commands if (m := re.search(r"systemctl restart (\S+)", c))
     ]
     assert restarted == [
-        "etcd.service",
+        "kube-etcd.service",
         "kube-apiserver.service",
         "kube-controller-manager.service",
         "kube-scheduler.service",

@@ -168,7 +168,7 @@ class Runtime:
         unit = SERVER_UNIT if mode == "server" else AGENT_UNIT
         changed = hostops.write_file(host, CONFIG, _dump(cfg), 0o600)
         changed = hostops.write_unit(host, unit, unit_text(mode)) or changed
-        hostops.start_or_restart(host, unit, changed=changed, timeout=READY_TIMEOUT)
+        hostops.start_until_active(host, unit, changed=changed, timeout=READY_TIMEOUT)
 
     def _wait_node(self, ctx: ClusterContext, server: HostRef, node: HostRef) -> None:
         hostops.wait_until(
