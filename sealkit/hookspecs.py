@@ -13,8 +13,8 @@ default PKI are all plugins of these hooks. Rules that hold for every hook:
   answered" as an error naming the hook, so a runtime that forgets a hook fails loudly;
 * every hook must be idempotent: a re-run after a failure calls it again on hosts where it may have half-run.
 
-Each spec's docstring starts with ``When:``, ``Scope:`` and ``Returns:`` lines; ``tests/unit/test_hookspecs.py``
-fails if one is missing.
+Each spec's docstring starts with ``When:``, ``Scope:`` and ``Returns:`` lines;
+``tests/unit/test_hookspecs.py`` fails if one is missing.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ resumes from there and converges.
 from __future__ import annotations
 
 import logging
+import shlex
 import uuid
 from dataclasses import replace
 from functools import partial
@@ -16,7 +17,7 @@ from typing import Any
 from sealkit.cluster import Cluster, cluster_from_flags, load_clusterfile, validate
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import certs as certs_phase
-from sealkit.engine import distribute, images, versions
+from sealkit.engine import distribute, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
@@ -144,7 +145,7 @@ def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
 
 
 def reset(options: Options) -> dict[str, Any]:
-    """``sealkit reset``: every plugin removes what it put on every host; the controller forgets the cluster."""
+    """``sealkit reset``: every plugin removes what it put on every host; the controller forgets it."""
     state = _existing_state(options)
     saved = state.load_clusterfile()
     runtime = select_runtime(options, saved, {})
@@ -183,6 +184,10 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
         raise UsageError("no cluster image given", hint="sealkit run IMAGE --masters …")
     image = images.resolve(desired.images[0])
     _refuse_extra_images(desired.images[0], desired.images[1:])
+    # the image's templates and scripts are checked before any host is contacted
+    scripts.render_all(image.rootfs, {**image.env, **desired.env})
+    for kind in scripts.SCRIPT_LABELS:
+        scripts.script_for(image.labels, kind, image.rootfs)
     runtime = select_runtime(options, desired, image.labels)
     desired = replace(desired, runtime=runtime)
     with state.lock():
@@ -204,7 +209,9 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
         everyone = desired.hosts + removed
         with open_context(
             options,
-            replace(desired, hosts=everyone),
+            # the image's ENV are defaults for hooks, templates and scripts; they are not saved in the
+            # Clusterfile, so the next image's defaults apply after an upgrade
+            replace(desired, hosts=everyone, env={**image.env, **desired.env}),
             state,
             runtime=runtime,
             image_ref=image.ref,
@@ -291,6 +298,11 @@ def build_plan(
         [Step("rootfs", ip, partial(_push_rootfs, ctx, ip, image)) for ip in fresh],
     )
     plan.add(
+        "image-check",
+        PARALLEL,
+        [Step("image-check", ip, partial(_image_check, ctx, ip, image)) for ip in fresh],
+    )
+    plan.add(
         "certs",
         PARALLEL,
         [Step("certs", ip, partial(certs_phase.install_host_certs, ctx, ip)) for ip in fresh],
@@ -303,6 +315,11 @@ def build_plan(
             PARALLEL,
             [Step("mirror-config", ip, partial(_mirror_config, ctx, ip)) for ip in fresh],
         )
+    plan.add(
+        "image-init",
+        PARALLEL,
+        [Step("image-init", ip, partial(_image_init, ctx, ip, image)) for ip in fresh],
+    )
     if needs_init:
         plan.add("init", SERIAL, [Step("init", first.ip, partial(_init, ctx, first.ip))])
     plan.add(
@@ -331,6 +348,11 @@ def build_plan(
             "distribute-upgrade",
             PARALLEL,
             [Step("rootfs", h.ip, partial(_push_rootfs, ctx, h.ip, image)) for h in old],
+        )
+        plan.add(
+            "render-upgrade",
+            PARALLEL,
+            [Step("render", h.ip, partial(_render, ctx, h.ip, image)) for h in old],
         )
         plan.add(
             "upgrade-masters",
@@ -446,8 +468,40 @@ def _reset_removed(ctx: ClusterContext, ip: str) -> None:
         _reset_host(ctx, ctx.hosts[ip].spec)
 
 
+CLEAN_SCRIPT_RECORD = ".sealkit-clean-script"
+
+
+def _render(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
+    host = ctx.hosts[ip]
+    scripts.push_rendered(ctx, host, scripts.render_all(image.rootfs_for(host.arch), ctx.env))
+
+
+def _image_check(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
+    host = ctx.hosts[ip]
+    check = scripts.script_for(image.labels, "check", image.rootfs_for(host.arch))
+    if check:
+        scripts.run_script(ctx, host, "check", check)
+
+
+def _image_init(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
+    """Templates rendered, the image's init script run; its clean script recorded on the host so that
+    a reset runs it even when the controller no longer has the image."""
+    host = ctx.hosts[ip]
+    rootfs = image.rootfs_for(host.arch)
+    scripts.push_rendered(ctx, host, scripts.render_all(rootfs, ctx.env))
+    clean = scripts.script_for(image.labels, "clean", rootfs) or ""
+    host.conn.put(clean.encode(), f"{ctx.remote_rootfs}/{CLEAN_SCRIPT_RECORD}", mode=0o644)
+    init = scripts.script_for(image.labels, "init", rootfs)
+    if init:
+        scripts.run_script(ctx, host, "init", init)
+
+
 def _reset_host(ctx: ClusterContext, host_spec: Any) -> None:
     host = ctx.hosts[host_spec.ip]
+    record = shlex.quote(f"{ctx.remote_rootfs}/{CLEAN_SCRIPT_RECORD}")
+    clean = host.conn.run(f"if [ -f {record} ]; then cat {record}; fi", timeout=30).stdout.strip()
+    if clean:
+        scripts.run_script(ctx, host, "clean", clean)
     ctx.pm.hook.sealkit_reset_host(ctx=ctx, host=host)
     distribute.remove_rootfs(ctx, host)
 

@@ -4,10 +4,11 @@ scripts named by labels.
 * Templates: every ``etc/**/NAME.tmpl`` of the rootfs is rendered with the cluster env (``-e K=V`` /
   ``spec.env``; ``${KEY}`` or ``$KEY``, ``$$`` for a literal ``$``) and written next to it on each host as
   ``etc/**/NAME``. A key the template uses but the env lacks is an error before any host is touched.
-* Scripts: labels ``sealkit.io/scripts.check``, ``sealkit.io/scripts.init`` and ``sealkit.io/scripts.clean``
-  name files under the rootfs (``scripts/init.sh``). ``check`` runs on every new host during preflight (non-zero
-  stops the run), ``init`` on every new host after the runtime prepared it, ``clean`` on every host at reset,
-  before the runtime removes itself. They run with the rootfs as working directory and the cluster env exported.
+* Scripts: labels ``sealkit.io/scripts.check``, ``…scripts.init`` and ``…scripts.clean`` name files under
+  the rootfs (``scripts/init.sh``). ``check`` runs on every new host as soon as the rootfs is there, before
+  anything else changes (non-zero stops the run); ``init`` on every new host after the runtime prepared it;
+  ``clean`` on every host at reset, before the runtime removes itself. They run in the rootfs directory with
+  the cluster env exported (the image's ``ENV`` as defaults, ``spec.env`` / ``-e`` over them).
 """
 
 from __future__ import annotations

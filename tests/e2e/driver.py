@@ -112,8 +112,10 @@ def build_images(home: Path, runtime: str) -> dict[str, str]:
     for version in (V_OLD, V_NEW):
         tag = f"e2e/{runtime}:{version}"
         subprocess.run(
-            [sys.executable, "-m", "tests.e2e.images", "build", "--runtime", runtime]
-            + ["--version", version, "--tag", tag, "--with-images"],
+            [
+                *(sys.executable, "-m", "tests.e2e.images", "build", "--runtime", runtime),
+                *("--version", version, "--tag", tag, "--with-images"),
+            ],
             env={**os.environ, "SEALKIT_HOME": str(home)},
             cwd=ROOT,
             check=True,
@@ -176,7 +178,7 @@ def _files(upper: Path) -> dict[str, str]:
                 out[rel] = "link:" + os.readlink(full)
             elif name in dirnames:
                 out[rel] = "dir"
-            elif not (st.st_mode & 0o170000 == 0o100000):
+            elif st.st_mode & 0o170000 != 0o100000:
                 out[rel] = f"special:{st.st_mode:o}"  # overlay whiteout: a file of the image was deleted
             else:
                 out[rel] = hashlib.sha256(full.read_bytes()).hexdigest()

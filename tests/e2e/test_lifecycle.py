@@ -1,8 +1,8 @@
 """The whole cluster lifecycle, per runtime, on systemd lab hosts, driven through the real CLI.
 
-run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → add a worker (journal: only the new
-host, plus LB/registry sync elsewhere) → delete it (gone, host clean) → upgrade one minor (every node on the new
-version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host).
+run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → add a worker (journal: only the
+new host, plus LB/registry sync elsewhere) → delete it (gone, host clean) → upgrade one minor (every node on
+the new version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host).
 Then 3 masters + 2 workers through the HA endpoint with a master down, and a controller SIGKILLed mid-join.
 
 The runtime binaries in the cluster images are CONTRACT FAKES (tests/fakes); everything else is real.
@@ -121,7 +121,8 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
     masters, workers = lab.hosts[:3], lab.hosts[3:]
     sk = Sealkit(home, f"ha-{runtime}")
     key = str(masters[0].root_key)
-    sk("--runtime", runtime, "run", refs[V_OLD], "--masters", _ips(masters), "--nodes", _ips(workers), "-i", key)
+    hosts = ("--masters", _ips(masters), "--nodes", _ips(workers))
+    sk("--runtime", runtime, "run", refs[V_OLD], *hosts, "-i", key)
     sk.kubeconfig(tmp_path / "admin.conf")
     names = {h.hostname for h in lab.hosts}
     assert set(kubectl_nodes(tmp_path / "admin.conf")) == names

@@ -202,7 +202,7 @@ def test_third_party_passes_the_contract_suite(third_party):
 
 
 def test_broken_plugin_is_an_error_naming_its_distribution(third_party, tmp_path):
-    src, env = third_party
+    _src, env = third_party
     site = Path(env["PYTHONPATH"].split(os.pathsep)[0])
     broken = tmp_path / "site"
     subprocess.run(["cp", "-r", str(site), str(broken)], check=True)
