@@ -46,9 +46,7 @@ def write_unit(host: HostRef, name: str, text: str) -> bool:
 
 
 def systemctl(host: HostRef, *args: str, timeout: float = 300, check: bool = True):
-    return host.conn.run(
-        "systemctl " + " ".join(shlex.quote(a) for a in args), timeout=timeout, check=check
-    )
+    return host.conn.run("systemctl " + " ".join(shlex.quote(a) for a in args), timeout=timeout, check=check)
 
 
 def start_or_restart(host: HostRef, unit: str, *, changed: bool, timeout: float = 600) -> None:
@@ -99,9 +97,7 @@ def remove_unit(host: HostRef, name: str) -> None:
     )
 
 
-def wait_until(
-    host: HostRef, command: str, *, what: str, timeout: float = 180, interval: float = 2.0
-) -> str:
+def wait_until(host: HostRef, command: str, *, what: str, timeout: float = 180, interval: float = 2.0) -> str:
     """Poll ``command`` on the host until it exits 0; StepFailed naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     last = ""
@@ -118,6 +114,24 @@ def wait_until(
                 hint="look at the service logs: journalctl -u <unit> -n 50",
             )
         time.sleep(interval)
+
+
+def wait_node_version(where: HostRef, kubectl: str, node: str, version: str, *, timeout: float = 300) -> None:
+    """Wait until the Node ``node`` reports ``version`` as its kubelet version (an upgrade's last step).
+
+    ``kubectl`` is the command prefix that works on ``where`` (``k3s kubectl``, ``kubectl
+    --kubeconfig …``). The distribution suffix is ignored: ``v1.31.2`` matches ``v1.31.2+k3s1`` but not
+    ``v1.31.20``.
+    """
+    base = version.split("+")[0]
+    pattern = shlex.quote("^" + base.replace(".", "\\.") + "([+-]|$)")
+    wait_until(
+        where,
+        f"{kubectl} get node {shlex.quote(node)} -o jsonpath='{{.status.nodeInfo.kubeletVersion}}' "
+        f"--request-timeout=8s | grep -qE {pattern}",
+        what=f"node {node} at {version}",
+        timeout=timeout,
+    )
 
 
 def remove_paths(host: HostRef, *paths: str) -> None:

@@ -15,8 +15,10 @@ certificates.
 
 from __future__ import annotations
 
+from sealkit.pki import kubernetes
+from sealkit.pki.kubernetes import SERVER
 from sealkit.pki.model import CASpec, CertSpec, KeyPairSpec, KubeconfigSpec, Layout, LayoutInput
-from sealkit.pki.sans import cluster_sans, host_sans
+from sealkit.pki.sans import host_sans
 
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
@@ -29,9 +31,6 @@ SA = KeyPairSpec("sa", f"{PKI}/sa.key", f"{PKI}/sa.pub")
 
 MASTERS = "system:masters"
 NODES = "system:nodes"
-SERVER = frozenset({"server"})
-CLIENT = frozenset({"client"})
-PEER = frozenset({"server", "client"})
 
 
 def node_layout(ctx: LayoutInput) -> Layout:
@@ -65,91 +64,14 @@ def node_layout(ctx: LayoutInput) -> Layout:
             "system:kube-proxy",
         ),
     )
-    return Layout(
-        cas=(CA if ctx.is_master else CA_CERT_ONLY,), certs=certs, kubeconfigs=kubeconfigs
-    )
+    return Layout(cas=(CA if ctx.is_master else CA_CERT_ONLY,), certs=certs, kubeconfigs=kubeconfigs)
 
 
 def master_layout(ctx: LayoutInput) -> Layout:
     """The control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, admin."""
-    api_dns, api_ips = cluster_sans(
-        [ctx.host_ip],
-        [ctx.host_name, ctx.node],
-        ctx.endpoint_host,
-        ctx.service_cidr,
-        ctx.dns_domain,
-        ctx.extra_sans,
-    )
-    etcd_dns, etcd_ips = host_sans(ctx.host_ip, [ctx.node, ctx.host_name])
-    certs = (
-        CertSpec(
-            ctx.scoped("apiserver"),
-            "ca",
-            "kube-apiserver",
-            f"{PKI}/apiserver.crt",
-            f"{PKI}/apiserver.key",
-            dns_names=api_dns,
-            ip_addresses=api_ips,
-            usages=SERVER,
-        ),
-        CertSpec(
-            ctx.scoped("apiserver-kubelet-client"),
-            "ca",
-            "kube-apiserver-kubelet-client",
-            f"{PKI}/apiserver-kubelet-client.crt",
-            f"{PKI}/apiserver-kubelet-client.key",
-            organizations=(MASTERS,),
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("front-proxy-client"),
-            "front-proxy-ca",
-            "front-proxy-client",
-            f"{PKI}/front-proxy-client.crt",
-            f"{PKI}/front-proxy-client.key",
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("apiserver-etcd-client"),
-            "etcd-ca",
-            "kube-apiserver-etcd-client",
-            f"{PKI}/apiserver-etcd-client.crt",
-            f"{PKI}/apiserver-etcd-client.key",
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-server"),
-            "etcd-ca",
-            ctx.node,
-            f"{PKI}/etcd/server.crt",
-            f"{PKI}/etcd/server.key",
-            dns_names=etcd_dns,
-            ip_addresses=etcd_ips,
-            usages=PEER,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-peer"),
-            "etcd-ca",
-            ctx.node,
-            f"{PKI}/etcd/peer.crt",
-            f"{PKI}/etcd/peer.key",
-            dns_names=etcd_dns,
-            ip_addresses=etcd_ips,
-            usages=PEER,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-healthcheck-client"),
-            "etcd-ca",
-            "kube-etcd-healthcheck-client",
-            f"{PKI}/etcd/healthcheck-client.crt",
-            f"{PKI}/etcd/healthcheck-client.key",
-            usages=CLIENT,
-        ),
-    )
+    certs = kubernetes.control_plane_certs(ctx, kubelet_client_group=MASTERS, pki=PKI)
     kubeconfigs = (
-        KubeconfigSpec(
-            "admin", f"{CONF}/admin.conf", ctx.endpoint_url, "kubernetes-admin", (MASTERS,)
-        ),
+        KubeconfigSpec("admin", f"{CONF}/admin.conf", ctx.endpoint_url, "kubernetes-admin", (MASTERS,)),
         KubeconfigSpec(
             ctx.scoped("controller-manager"),
             f"{CONF}/controller-manager.conf",
@@ -163,9 +85,7 @@ def master_layout(ctx: LayoutInput) -> Layout:
             "system:kube-scheduler",
         ),
     )
-    return Layout(
-        cas=(FRONT_PROXY_CA, ETCD_CA), certs=certs, kubeconfigs=kubeconfigs, keypairs=(SA,)
-    )
+    return Layout(cas=(FRONT_PROXY_CA, ETCD_CA), certs=certs, kubeconfigs=kubeconfigs, keypairs=(SA,))
 
 
 def cert_layout(ctx: LayoutInput) -> Layout:

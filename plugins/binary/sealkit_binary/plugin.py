@@ -126,9 +126,7 @@ def cert_layout(li: LayoutInput) -> Layout:
     if not li.is_master:
         return layout
     node_kcs = {k.path for k in certs.node_layout(li).kubeconfigs}
-    kcs = tuple(
-        replace(k, server=li.local_url) if k.path in node_kcs else k for k in layout.kubeconfigs
-    )
+    kcs = tuple(replace(k, server=li.local_url) if k.path in node_kcs else k for k in layout.kubeconfigs)
     return replace(layout, kubeconfigs=kcs)
 
 
@@ -702,9 +700,7 @@ def containerd_config(registry: RegistryInfo, *, major: int, snapshotter: str = 
     return (
         HEADER
         + head
-        + mirrors.containerd_cri_registry_toml(
-            registry, config_path=mirrors.CERTS_D, containerd_major=major
-        )
+        + mirrors.containerd_cri_registry_toml(registry, config_path=mirrors.CERTS_D, containerd_major=major)
     )
 
 
@@ -896,9 +892,7 @@ class Runtime:
                 hint="install containerd on the host (apt-get install containerd) or ship "
                 "bin/containerd, bin/containerd-shim-runc-v2 and bin/runc in the cluster image",
             )
-        major = containerd_major(
-            host.conn.run(f"{shlex.quote(binary)} --version", timeout=30).stdout
-        )
+        major = containerd_major(host.conn.run(f"{shlex.quote(binary)} --version", timeout=30).stdout)
         out = host.conn.run(
             "for b in runc containerd-shim-runc-v2; do "
             'command -v "$b" >/dev/null 2>&1 || echo "missing=$b"; done; true',
@@ -930,8 +924,7 @@ class Runtime:
     def _install_image_containerd(self, ctx: ClusterContext, host: HostRef) -> bool:
         root = shlex.quote(f"{ctx.remote_rootfs}/bin")
         present = host.conn.run(
-            f"for b in {' '.join(CONTAINERD_BINARIES)}; do "
-            f'if [ -x {root}/"$b" ]; then echo "$b"; fi; done',
+            f'for b in {" ".join(CONTAINERD_BINARIES)}; do if [ -x {root}/"$b" ]; then echo "$b"; fi; done',
             timeout=30,
         ).stdout.split()
         changed = False
@@ -981,9 +974,7 @@ class Runtime:
     def _wait_node(self, ctx: ClusterContext, server: HostRef, node: HostRef) -> None:
         hostops.wait_until(
             server,
-            self._kubectl(
-                ctx, server, f"get node {shlex.quote(node.name)} -o name --request-timeout=8s"
-            ),
+            self._kubectl(ctx, server, f"get node {shlex.quote(node.name)} -o name --request-timeout=8s"),
             what=f"node {node.name} registered",
             timeout=READY_TIMEOUT,
         )
@@ -1112,9 +1103,7 @@ class Runtime:
         for unit in (CONTROLLER_MANAGER_UNIT, SCHEDULER_UNIT):
             hostops.start_or_restart(host, unit, changed=changed[unit])
 
-    def _start_node(
-        self, ctx: ClusterContext, host: HostRef, changed: _Changed | None = None
-    ) -> None:
+    def _start_node(self, ctx: ClusterContext, host: HostRef, changed: _Changed | None = None) -> None:
         changed = changed or _Changed()
         paths = self._paths(ctx, host)
         kcfg = kubelet_config(ctx, host, paths, resolv_conf=self._resolv_conf(host))
@@ -1197,8 +1186,7 @@ class Runtime:
         )
         if res.rc != 0:
             ctx.log.warning(
-                "%s: kube-proxy --cleanup failed (rc %s); stale KUBE-* iptables "
-                "rules may remain: %s",
+                "%s: kube-proxy --cleanup failed (rc %s); stale KUBE-* iptables rules may remain: %s",
                 host,
                 res.rc,
                 res.stderr.strip()[-200:],
@@ -1224,9 +1212,7 @@ class Runtime:
             run(
                 "rm -f "
                 + " ".join(
-                    f"{BIN_DIR}/{b} {BIN_DIR}/{b}.sealkit-new"
-                    for b in CONTAINERD_BINARIES
-                    if b in ours
+                    f"{BIN_DIR}/{b} {BIN_DIR}/{b}.sealkit-new" for b in CONTAINERD_BINARIES if b in ours
                 ),
                 timeout=60,
             )
@@ -1242,8 +1228,7 @@ class Runtime:
             timeout=60,
         )
         run(
-            "rm -f "
-            + " ".join(f"{BIN_DIR}/{b} {BIN_DIR}/{b}.sealkit-new" for b in MASTER_BINARIES),
+            "rm -f " + " ".join(f"{BIN_DIR}/{b} {BIN_DIR}/{b}.sealkit-new" for b in MASTER_BINARIES),
             timeout=60,
         )
 
@@ -1288,19 +1273,8 @@ class Runtime:
         changed.mark(KUBE_PROXY_UNIT, binaries.get("kube-proxy", False))
         self._start_node(ctx, host, changed)
         server = host if host.is_master else ctx.first_master
-        want = shlex.quote(to_version.split("+")[0])
-        hostops.wait_until(
-            server,
-            self._kubectl(
-                ctx,
-                server,
-                f"get node {shlex.quote(host.name)} "
-                "-o jsonpath='{.status.nodeInfo.kubeletVersion}' --request-timeout=8s",
-            )
-            + f" | grep -qxF {want}",
-            what=f"node {host.name} at {to_version}",
-            timeout=READY_TIMEOUT,
-        )
+        kubectl = self._kubectl(ctx, server, "").rstrip()
+        hostops.wait_node_version(server, kubectl, host.name, to_version, timeout=READY_TIMEOUT)
         return True
 
     @hookimpl

@@ -66,9 +66,7 @@ class Member:
                 env[key] = value
         (self.root / "var/lib/etcd").mkdir(parents=True, exist_ok=True, mode=0o700)
         log = (self.root / "etcd.log").open("wb")
-        self.proc = subprocess.Popen(
-            self.argv(store), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.proc = subprocess.Popen(self.argv(store), env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def ctl(self, args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = self.local(binary.etcdctl(args, timeout=5, endpoint=binary.client_url(self.ip)))
@@ -107,9 +105,7 @@ def test_learner_join_with_real_etcd(tmp_path):
     token = "sealkit-test-token"
     try:
         # init: a one-member cluster from the bootstrap env alone
-        m1.start(
-            store, binary.etcd_bootstrap_env([(m1.name, binary.peer_url(m1.ip))], "new", token)
-        )
+        m1.start(store, binary.etcd_bootstrap_env([(m1.name, binary.peer_url(m1.ip))], "new", token))
         _until(lambda: m1.ctl("endpoint health", check=False).returncode == 0, "etcd m1 healthy")
 
         # join: plan from the real member list, learner add, start with `existing`

@@ -430,14 +430,7 @@ class Runtime:
         if host.is_master:
             self._wait_api(host)
         server = host if host.is_master else ctx.first_master
-        hostops.wait_until(
-            server,
-            f"{BIN} kubectl get node {shlex.quote(host.name)} "
-            "-o jsonpath='{.status.nodeInfo.kubeletVersion}' | grep -qF "
-            f"{shlex.quote(to_version.split('+')[0])}",
-            what=f"node {host.name} at {to_version}",
-            timeout=READY_TIMEOUT,
-        )
+        hostops.wait_node_version(server, f"{BIN} kubectl", host.name, to_version, timeout=READY_TIMEOUT)
         return True
 
     @hookimpl

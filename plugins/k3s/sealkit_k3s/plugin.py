@@ -244,23 +244,15 @@ class Runtime:
         unit = SERVER_UNIT if host.is_master else AGENT_UNIT
         if changed:
             hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)
-        hostops.wait_until(
-            ctx.first_master if not host.is_master else host,
-            f"{BIN} kubectl get node {shlex.quote(host.name)} "
-            "-o jsonpath='{.status.nodeInfo.kubeletVersion}' | grep -qF "
-            f"{shlex.quote(to_version.split('+')[0])}",
-            what=f"node {host.name} at {to_version}",
-            timeout=READY_TIMEOUT,
-        )
+        where = host if host.is_master else ctx.first_master
+        hostops.wait_node_version(where, f"{BIN} kubectl", host.name, to_version, timeout=READY_TIMEOUT)
         return True
 
     @hookimpl
     def sealkit_get_kubeconfig(self, ctx: ClusterContext) -> str:
         first = ctx.first_master
         text = first.conn.run(f"cat {KUBECONFIG}", timeout=30).stdout
-        return text.replace(
-            "https://127.0.0.1:6443", Endpoint(first.ip, ctx.runtime.apiserver_port).url()
-        )
+        return text.replace("https://127.0.0.1:6443", Endpoint(first.ip, ctx.runtime.apiserver_port).url())
 
     @hookimpl
     def sealkit_runtime_version(self, ctx: ClusterContext, host: HostRef) -> str | None:

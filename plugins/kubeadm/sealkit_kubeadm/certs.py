@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import re
 
+from sealkit.pki import kubernetes
+from sealkit.pki.kubernetes import SERVER
 from sealkit.pki.model import CASpec, CertSpec, KeyPairSpec, KubeconfigSpec, Layout, LayoutInput
-from sealkit.pki.sans import cluster_sans, host_sans
+from sealkit.pki.sans import host_sans
 
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
@@ -45,10 +47,6 @@ SA = KeyPairSpec("sa", f"{PKI}/sa.key", f"{PKI}/sa.pub")
 #: kubeadm >= 1.29 binds this group to cluster-admin; system:masters is for super-admin.conf only
 CLUSTER_ADMINS = "kubeadm:cluster-admins"
 MASTERS = "system:masters"
-
-SERVER = frozenset({"server"})
-CLIENT = frozenset({"client"})
-PEER = frozenset({"server", "client"})
 
 
 def _minor(version: str) -> int | None:
@@ -86,87 +84,14 @@ def cert_layout(ctx: LayoutInput) -> Layout:
         return Layout(cas=(CA_SIGN_ONLY,), certs=(kubelet_serving(ctx),))
 
     group = admin_group(ctx.kube_version)
-    api_dns, api_ips = cluster_sans(
-        [ctx.host_ip],
-        [ctx.host_name, ctx.node],
-        ctx.endpoint_host,
-        ctx.service_cidr,
-        ctx.dns_domain,
-        ctx.extra_sans,
-    )
-    etcd_dns, etcd_ips = host_sans(ctx.host_ip, [ctx.node, ctx.host_name])
     certs = (
-        CertSpec(
-            ctx.scoped("apiserver"),
-            "ca",
-            "kube-apiserver",
-            f"{PKI}/apiserver.crt",
-            f"{PKI}/apiserver.key",
-            dns_names=api_dns,
-            ip_addresses=api_ips,
-            usages=SERVER,
-        ),
-        CertSpec(
-            ctx.scoped("apiserver-kubelet-client"),
-            "ca",
-            "kube-apiserver-kubelet-client",
-            f"{PKI}/apiserver-kubelet-client.crt",
-            f"{PKI}/apiserver-kubelet-client.key",
-            organizations=(group,),
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("front-proxy-client"),
-            "front-proxy-ca",
-            "front-proxy-client",
-            f"{PKI}/front-proxy-client.crt",
-            f"{PKI}/front-proxy-client.key",
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("apiserver-etcd-client"),
-            "etcd-ca",
-            "kube-apiserver-etcd-client",
-            f"{PKI}/apiserver-etcd-client.crt",
-            f"{PKI}/apiserver-etcd-client.key",
-            usages=CLIENT,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-server"),
-            "etcd-ca",
-            ctx.node,
-            f"{PKI}/etcd/server.crt",
-            f"{PKI}/etcd/server.key",
-            dns_names=etcd_dns,
-            ip_addresses=etcd_ips,
-            usages=PEER,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-peer"),
-            "etcd-ca",
-            ctx.node,
-            f"{PKI}/etcd/peer.crt",
-            f"{PKI}/etcd/peer.key",
-            dns_names=etcd_dns,
-            ip_addresses=etcd_ips,
-            usages=PEER,
-        ),
-        CertSpec(
-            ctx.scoped("etcd-healthcheck-client"),
-            "etcd-ca",
-            "kube-etcd-healthcheck-client",
-            f"{PKI}/etcd/healthcheck-client.crt",
-            f"{PKI}/etcd/healthcheck-client.key",
-            usages=CLIENT,
-        ),
+        *kubernetes.control_plane_certs(ctx, kubelet_client_group=group, pki=PKI),
         kubelet_serving(ctx),
     )
     kubeconfigs = [
         # one admin identity for the whole cluster (the controller's `sealkit kubeconfig` uses it
         # too)
-        KubeconfigSpec(
-            "admin", f"{CONF}/admin.conf", ctx.endpoint_url, "kubernetes-admin", (group,)
-        ),
+        KubeconfigSpec("admin", f"{CONF}/admin.conf", ctx.endpoint_url, "kubernetes-admin", (group,)),
         KubeconfigSpec(
             ctx.scoped("controller-manager"),
             f"{CONF}/controller-manager.conf",

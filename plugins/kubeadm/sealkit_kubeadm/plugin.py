@@ -256,6 +256,7 @@ def signing_duration(ctx: ClusterContext) -> str:
 
 def join_token(ctx: ClusterContext) -> str:
     """The cluster's bootstrap token; made once, kept in the cluster state (0600)."""
+
     def make() -> str:
         alphabet = string.ascii_lowercase + string.digits
         pick = "".join(secrets.choice(alphabet) for _ in range(22))
@@ -1083,13 +1084,7 @@ class Runtime:
         if host.is_master:
             self._wait_ready(ctx, host)
         where = host if host.is_master else control_master(ctx)
-        hostops.wait_until(
-            where,
-            kubectl(f"get node {shlex.quote(host.name)} -o jsonpath='{{.status.nodeInfo.kubeletVersion}}'")
-            + f" | grep -qxF {shlex.quote(version)}",
-            what=f"node {host.name} at {version}",
-            timeout=READY_TIMEOUT,
-        )
+        hostops.wait_node_version(where, kubectl("").rstrip(), host.name, version, timeout=READY_TIMEOUT)
         return True
 
     # --------------------------------------------------------------------------------- kubeconfig

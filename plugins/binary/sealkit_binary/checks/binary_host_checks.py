@@ -27,8 +27,7 @@ def test_control_plane_listening(host, sealkit_host):
         return
     for port in (6443, binary.ETCD_CLIENT_PORT, binary.ETCD_PEER_PORT):
         assert any(
-            host.socket(f"tcp://{addr}:{port}").is_listening
-            for addr in ("0.0.0.0", "::", sealkit_host.ip)
+            host.socket(f"tcp://{addr}:{port}").is_listening for addr in ("0.0.0.0", "::", sealkit_host.ip)
         ), f"nothing listens on port {port}"
 
 
@@ -54,9 +53,7 @@ def test_etcd_membership_matches_masters(host, sealkit_host, sealkit_ctx):
 
 
 def test_private_keys_not_readable(host):
-    out = host.run(
-        "find /etc/kubernetes -type f \\( -name '*.key' -o -name '*.conf' \\) -perm /077"
-    )
+    out = host.run("find /etc/kubernetes -type f \\( -name '*.key' -o -name '*.conf' \\) -perm /077")
     assert out.rc == 0 and not out.stdout.strip(), f"group/other readable: {out.stdout.strip()}"
 
 

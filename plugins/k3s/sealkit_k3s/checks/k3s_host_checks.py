@@ -13,9 +13,7 @@ def test_service_running(host, sealkit_host):
 def test_apiserver_listening(host, sealkit_host):
     if not sealkit_host.is_master:
         return
-    assert (
-        host.socket("tcp://0.0.0.0:6443").is_listening or host.socket("tcp://:::6443").is_listening
-    )
+    assert host.socket("tcp://0.0.0.0:6443").is_listening or host.socket("tcp://:::6443").is_listening
 
 
 def test_custom_ca_in_place(host, sealkit_host, sealkit_ctx):
@@ -30,7 +28,5 @@ def test_custom_ca_in_place(host, sealkit_host, sealkit_ctx):
 
 def test_node_registered(host, sealkit_host, sealkit_ctx):
     master = sealkit_ctx.first_master
-    out = master.conn.run(
-        f"/usr/local/bin/k3s kubectl get node {sealkit_host.name} -o name", check=False
-    )
+    out = master.conn.run(f"/usr/local/bin/k3s kubectl get node {sealkit_host.name} -o name", check=False)
     assert out.rc == 0, f"node {sealkit_host.name} not in the cluster: {out.stderr.strip()}"
