@@ -778,15 +778,11 @@ def _make_ssh(fields_: Mapping[str, Any]) -> SSH:
     return SSH(**kw)
 
 
-def _ssh_origins(
-    base: str, host_path: str | None, host_fields: Mapping[str, Any]
-) -> dict[str, str]:
+def _ssh_origins(base: str, host_path: str | None, host_fields: Mapping[str, Any]) -> dict[str, str]:
     inverse = {v: k for k, v in _SSH_KEYS.items() if v}
     out = {"ssh": host_path if host_path and host_fields else base}
     for name, key in inverse.items():
-        out[f"ssh.{name}"] = (
-            f"{host_path}.{key}" if host_path and name in host_fields else f"{base}.{key}"
-        )
+        out[f"ssh.{name}"] = f"{host_path}.{key}" if host_path and name in host_fields else f"{base}.{key}"
     return out
 
 
@@ -941,8 +937,7 @@ def _cluster_from_doc(src: _Src, doc: Mapping[str, Any]) -> Cluster:
             reg_kw[key] = _as_int(src, val, where)
         elif key == "roles":
             reg_kw[key] = [
-                ROLE_ALIASES.get(r.lower(), r.lower())
-                for r in _str_list(src, val, where, split_commas=True)
+                ROLE_ALIASES.get(r.lower(), r.lower()) for r in _str_list(src, val, where, split_commas=True)
             ]
         else:
             reg_kw[key] = _as_str(src, val, where, secret=key == "password")
@@ -1018,9 +1013,7 @@ def cluster_from_flags(
     src = _Src("<flags>")
     if port is not None and not 1 <= port <= 65535:
         raise ValidationError("--port", port, "port out of range 1-65535")
-    ssh = _make_ssh(
-        {"user": user, "passwd": password, "pk": key, "pk_passwd": key_passphrase, "port": port}
-    )
+    ssh = _make_ssh({"user": user, "passwd": password, "pk": key, "pk_passwd": key_passphrase, "port": port})
     ssh_origins = {
         "ssh": "-u/-p/-i",
         "ssh.user": "-u",
@@ -1156,9 +1149,7 @@ def _validate_hosts(v: _V) -> None:
         _check_port(v, h.port, ip_path)
         roles_path = v.host_path(i, h, "roles", "roles")
         if not h.roles:
-            raise v.fail(
-                roles_path, h.roles, "host has no role", f"give it one of: {', '.join(ROLES)}"
-            )
+            raise v.fail(roles_path, h.roles, "host has no role", f"give it one of: {', '.join(ROLES)}")
         for r in h.roles:
             if r not in ROLES:
                 why = "unknown role"
@@ -1174,9 +1165,7 @@ def _validate_hosts(v: _V) -> None:
             )
         for key in h.env:
             if not ENV_KEY_RE.match(key):
-                raise v.fail(
-                    f"{v.host_path(i, h, 'env', 'env')}.{key}", key, "not a valid variable name"
-                )
+                raise v.fail(f"{v.host_path(i, h, 'env', 'env')}.{key}", key, "not a valid variable name")
         ident = (_canon_ip(h.ip) or h.ip, h.port)
         if ident in seen:
             raise v.fail(
@@ -1246,9 +1235,7 @@ def _validate_registry_certs_ha(v: _V, pod: Any, svc: Any) -> None:
     reg = c.registry
     _check_port(v, reg.port, "spec.registry.port")
     if not DNS_NAME_RE.match(reg.domain) and _canon_ip(reg.domain) is None:
-        raise v.fail(
-            "spec.registry.domain", reg.domain, "not a valid host name", "e.g. sealkit.hub"
-        )
+        raise v.fail("spec.registry.domain", reg.domain, "not a valid host name", "e.g. sealkit.hub")
     for r in reg.roles:
         if r not in ROLES:
             raise v.fail("spec.registry.roles", r, "unknown role", _choice_hint(r, ROLES, "roles"))
@@ -1374,9 +1361,7 @@ def _validate_auth(v: _V) -> None:
     """Every host needs some way to authenticate, decided on the controller alone."""
     agent = _agent_available()
     home = _home()
-    default_keys = [
-        home / ".ssh" / n for n in DEFAULT_KEY_NAMES if _readable_file(home / ".ssh" / n)
-    ]
+    default_keys = [home / ".ssh" / n for n in DEFAULT_KEY_NAMES if _readable_file(home / ".ssh" / n)]
     warned_keys: set[str] = set()
     for i, h in enumerate(v.c.hosts):
         s = h.ssh
@@ -1404,8 +1389,7 @@ def _validate_auth(v: _V) -> None:
                 sources.append(f"key {s.pk}")
                 if key.stat().st_mode & 0o077 and s.pk not in warned_keys:
                     v.warn(
-                        f"{key_path}: key file {s.pk} is readable by group or others; "
-                        f"run: chmod 600 {s.pk}"
+                        f"{key_path}: key file {s.pk} is readable by group or others; run: chmod 600 {s.pk}"
                     )
                     warned_keys.add(s.pk or "")
         if not sources:
@@ -1427,23 +1411,17 @@ def _validate_auth(v: _V) -> None:
                 "give spec.ssh.passwd or spec.ssh.pk (flags -p / -i), or start ssh-agent",
             )
         if s.needs_sudo and not s.sudo_passwd:
-            v.warn(
-                f"{h.address}: user {s.user} has no password for sudo; sudo must be passwordless"
-            )
+            v.warn(f"{h.address}: user {s.user} has no password for sudo; sudo must be passwordless")
 
 
-def iter_hosts(
-    cluster: Cluster, roles: Iterable[str] = (), ips: Iterable[str] = ()
-) -> Iterator[Host]:
+def iter_hosts(cluster: Cluster, roles: Iterable[str] = (), ips: Iterable[str] = ()) -> Iterator[Host]:
     """Hosts filtered like ``sealkit exec --roles … --ips …`` (no filter: all).
 
     An IP that is not in the cluster is a UsageError, not an empty selection."""
     wanted_roles = {ROLE_ALIASES.get(r.lower(), r.lower()) for r in roles}
     for r in wanted_roles:
         if r not in ROLES:
-            raise ValidationError(
-                "--roles", r, "unknown role", hint=_choice_hint(r, ROLES, "roles")
-            )
+            raise ValidationError("--roles", r, "unknown role", hint=_choice_hint(r, ROLES, "roles"))
     chosen = {id(cluster.host(ip)) for ip in ips}
     for h in cluster.hosts:
         if wanted_roles and not wanted_roles.intersection(h.roles):

@@ -124,9 +124,7 @@ def sealkit_reset_host(ctx: ClusterContext, host: HostRef) -> None:
 
 
 @hookspec(firstresult=True)
-def sealkit_upgrade_host(
-    ctx: ClusterContext, host: HostRef, from_version: str, to_version: str
-) -> bool:
+def sealkit_upgrade_host(ctx: ClusterContext, host: HostRef, from_version: str, to_version: str) -> bool:
     """Upgrade the runtime on one host to the version of the new cluster image.
 
     When: in the ``upgrade`` phase: masters one by one, then workers in batches; the engine has already

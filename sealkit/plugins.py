@@ -80,8 +80,7 @@ def _raise_on_load_failure(group: str):
         raise PluginError(
             f"plugin {ep.name!r} ({group}) from distribution {dist} {version} failed to load "
             f"{ep.value}: {type(err).__name__}: {err}",
-            hint=f"reinstall or uninstall it: pip install --force-reinstall {dist}  |  "
-            f"pip uninstall {dist}",
+            hint=f"reinstall or uninstall it: pip install --force-reinstall {dist}  |  pip uninstall {dist}",
         ) from err
 
     return callback

@@ -15,9 +15,7 @@ class CertFilesPlugin:
     """Default ``sealkit_install_certs``: one content-addressed put per file."""
 
     @hookimpl(trylast=True)
-    def sealkit_install_certs(
-        self, ctx: ClusterContext, host: HostRef, files: list[FileSpec]
-    ) -> bool:
+    def sealkit_install_certs(self, ctx: ClusterContext, host: HostRef, files: list[FileSpec]) -> bool:
         for f in files:
             host.conn.put(f.content, f.path, mode=f.mode)
         return True

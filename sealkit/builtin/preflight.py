@@ -69,17 +69,13 @@ def parse_facts(text: str, controller_now: float) -> dict[str, object]:
         if key == "hostname":
             facts["hostname"] = value.strip()
         elif key == "arch":
-            facts["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(
-                value.strip(), value.strip()
-            )
+            facts["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(value.strip(), value.strip())
         elif key == "now" and value.strip().isdigit():
             facts["clock_skew_s"] = int(value) - controller_now
         elif key == "free_mb" and value.strip().isdigit():
             facts["free_mb"] = int(value)
         elif key == "listening":
-            facts["listening_ports"] = sorted(
-                {int(p) for p in value.split(",") if p.strip().isdigit()}
-            )
+            facts["listening_ports"] = sorted({int(p) for p in value.split(",") if p.strip().isdigit()})
         elif key == "sealkit_installed":
             facts["sealkit_installed"] = True
         elif key == "foreign":

@@ -45,9 +45,7 @@ def cert_check(app: App) -> None:
 
 
 @cert_group.command("renew")
-@click.option(
-    "--new-keys", is_flag=True, help="Generate new keys instead of re-signing the same ones."
-)
+@click.option("--new-keys", is_flag=True, help="Generate new keys instead of re-signing the same ones.")
 @output_option
 @pass_app
 def cert_renew(app: App, new_keys: bool) -> None:

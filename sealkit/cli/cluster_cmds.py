@@ -160,9 +160,7 @@ def delete_cmd(app: App, masters: str, nodes: str, force: bool, dry_run: bool) -
     if not masters and not nodes:
         raise click.UsageError("give --masters and/or --nodes")
     if not (force or dry_run):
-        click.confirm(
-            f"remove {masters or ''} {nodes or ''} from cluster {app.cluster}?", abort=True
-        )
+        click.confirm(f"remove {masters or ''} {nodes or ''} from cluster {app.cluster}?", abort=True)
     emit(
         ops.delete(_options(app, dry_run=dry_run, force=force), masters=masters, nodes=nodes),
         app.output,

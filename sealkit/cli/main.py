@@ -24,9 +24,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(max(-1, min(verbosity, 1)))
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(message)s" if verbosity < 1 else "%(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter("%(message)s" if verbosity < 1 else "%(name)s: %(message)s"))
     root = logging.getLogger("sealkit")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -96,8 +94,7 @@ def cli(
         installed = runtime_names()
         if runtime not in installed:
             raise PluginError(
-                f"runtime {runtime!r} is not installed; installed runtimes: "
-                f"{', '.join(installed) or 'none'}",
+                f"runtime {runtime!r} is not installed; installed runtimes: {', '.join(installed) or 'none'}",
                 hint=f"pip install sealkit-{runtime}, or pick an installed runtime",
             )
     ctx.obj = App(runtime, cluster_name, output, verbosity, concurrency, strict_host_keys)

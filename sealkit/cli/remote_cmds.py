@@ -17,9 +17,7 @@ _ips = click.option("--ips", default="", help="Only these IPs (comma list).")
 @click.option("--timeout", type=float, default=None, help="Seconds per host.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_app
-def exec_cmd(
-    app: App, roles: str, ips: str, timeout: float | None, command: tuple[str, ...]
-) -> None:
+def exec_cmd(app: App, roles: str, ips: str, timeout: float | None, command: tuple[str, ...]) -> None:
     """Run COMMAND on the selected hosts; output is prefixed by host; exit 1 names failed hosts."""
     from sealkit.engine import remote
 

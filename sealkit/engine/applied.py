@@ -43,9 +43,7 @@ class Applied:
         return cls(hosts=hosts, **raw)
 
     def save(self, state_dir: Path) -> None:
-        atomic_write(
-            state_dir / FILENAME, json.dumps(asdict(self), indent=2, sort_keys=True), 0o600
-        )
+        atomic_write(state_dir / FILENAME, json.dumps(asdict(self), indent=2, sort_keys=True), 0o600)
 
     def joined(self, ip: str) -> bool:
         h = self.hosts.get(ip)

@@ -30,9 +30,7 @@ def render_host(ctx: ClusterContext, host: HostRef) -> list[FileSpec]:
     if layout is None:
         return []
     certs = ctx.cluster.certs
-    return ctx.pki.render(
-        layout, validity_days=certs.validity_days, ca_validity_days=certs.ca_validity_days
-    )
+    return ctx.pki.render(layout, validity_days=certs.validity_days, ca_validity_days=certs.ca_validity_days)
 
 
 def install_host_certs(ctx: ClusterContext, ip: str) -> None:
@@ -66,9 +64,7 @@ def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
         return None
     files = [f for f in render_host(ctx, host) if f.path.endswith((".crt", ".pem"))]
     days = [
-        inspect_cert(f.content, where=f.path).days_left
-        for f in files
-        if b"BEGIN CERTIFICATE" in f.content
+        inspect_cert(f.content, where=f.path).days_left for f in files if b"BEGIN CERTIFICATE" in f.content
     ]
     return min(days) if days else None
 
@@ -95,9 +91,7 @@ def check(options: Options) -> list[dict[str, Any]]:
             layout = host_layout(ctx, host)
             if layout is None:
                 continue
-            paths = [c.cert_path for c in layout.certs] + [
-                c.cert_path for c in layout.cas if c.cert_path
-            ]
+            paths = [c.cert_path for c in layout.certs] + [c.cert_path for c in layout.cas if c.cert_path]
             for path in sorted(set(paths)):
                 res = host.conn.run(f"cat {path}", check=False, timeout=30)
                 if res.rc != 0:

@@ -58,8 +58,7 @@ def resolve(ref: str, arch: str | None = None) -> ResolvedImage:
             store.pull(ref)
         except ImageError as err:
             raise ImageError(
-                f"cluster image {ref!r} is not in the local store and could not be pulled: "
-                f"{err.message}",
+                f"cluster image {ref!r} is not in the local store and could not be pulled: {err.message}",
                 hint=f"sealkit build -t {ref} DIR, sealkit load -i FILE, or sealkit pull {ref}",
             ) from err
         found = store.resolve(ref)

@@ -138,9 +138,7 @@ def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
         )
     desired = replace(saved, hosts=[h for h in saved.hosts if h.ip not in gone])
     if not desired.masters:
-        raise UsageError(
-            "that would delete every master", hint="use sealkit reset to remove the cluster"
-        )
+        raise UsageError("that would delete every master", hint="use sealkit reset to remove the cluster")
     return converge(options, desired, state)
 
 
@@ -197,9 +195,7 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
                 f"cluster {options.cluster} runs runtime {applied.runtime!r}, not {runtime!r}",
                 hint="sealkit reset first, or use --cluster for a second cluster",
             )
-        upgrade_to = (
-            versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
-        )
+        upgrade_to = versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
         saved = state.load_clusterfile() if state.exists() else None
         removed = [
             h
@@ -230,11 +226,7 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
             )
             _preflight(
                 ctx,
-                [
-                    ctx.hosts[h.ip]
-                    for h in desired.hosts
-                    if h.ip in ctx.hosts and not applied.joined(h.ip)
-                ],
+                [ctx.hosts[h.ip] for h in desired.hosts if h.ip in ctx.hosts and not applied.joined(h.ip)],
             )
             if not applied.runtime:
                 applied.runtime = runtime
@@ -407,9 +399,7 @@ def _mirror_config(ctx: ClusterContext, ip: str) -> None:
     from sealkit.registry.service import registry_info
 
     host = ctx.hosts[ip]
-    files = ctx.pm.hook.sealkit_registry_mirror_config(
-        ctx=ctx, host=host, registry=registry_info(ctx)
-    )
+    files = ctx.pm.hook.sealkit_registry_mirror_config(ctx=ctx, host=host, registry=registry_info(ctx))
     for f in files or []:
         host.conn.put(f.content, f.path, mode=f.mode)
 
@@ -521,17 +511,13 @@ def _upgrade(ctx: ClusterContext, ip: str, from_version: str, to_version: str) -
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def _execute(
-    ctx: ClusterContext, state: ClusterState, plan: Plan, applied: Applied | None = None
-) -> str:
+def _execute(ctx: ClusterContext, state: ClusterState, plan: Plan, applied: Applied | None = None) -> str:
     run_id = uuid.uuid4().hex[:12]
     execute(ctx, plan, state.journal, run_id)
     return run_id
 
 
-def _connect(
-    ctx: ClusterContext, hosts: list, *, tolerate: bool, optional: set[str] | None = None
-) -> list:
+def _connect(ctx: ClusterContext, hosts: list, *, tolerate: bool, optional: set[str] | None = None) -> list:
     """Connect and gather facts. Hosts in ``optional`` (being removed) or all with --force may be down."""
     from sealkit.errors import ConnectError
 
@@ -549,9 +535,7 @@ def _preflight(ctx: ClusterContext, hosts: list[HostRef]) -> None:
     from sealkit.builtin.preflight import unique_hostnames
 
     problems = [
-        f"{h.ip}: {p}"
-        for h in hosts
-        for p in _flatten(ctx.pm.hook.sealkit_preflight(ctx=ctx, host=h))
+        f"{h.ip}: {p}" for h in hosts for p in _flatten(ctx.pm.hook.sealkit_preflight(ctx=ctx, host=h))
     ]
     problems += unique_hostnames(list(ctx.hosts.values()))
     if problems:

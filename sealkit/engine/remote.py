@@ -46,16 +46,12 @@ def _open(options: Options, roles: str, ips: str) -> tuple[list[Host], Fleet]:
         )
     cluster = state.load_clusterfile()
     hosts = select_hosts(cluster, roles, ips)
-    policy = HostKeyPolicy(
-        state.known_hosts, mode="strict" if options.strict_host_keys else "accept-new"
-    )
+    policy = HostKeyPolicy(state.known_hosts, mode="strict" if options.strict_host_keys else "accept-new")
     fleet = Fleet([target_for(h) for h in hosts], hostkeys=policy, concurrency=options.concurrency)
     return hosts, fleet
 
 
-def exec_command(
-    options: Options, command: str, *, roles: str, ips: str, timeout: float | None
-) -> None:
+def exec_command(options: Options, command: str, *, roles: str, ips: str, timeout: float | None) -> None:
     """Run ``command`` everywhere selected; print each host's output prefixed; exit 1 names failures."""
     hosts, fleet = _open(options, roles, ips)
     out_lock = threading.Lock()

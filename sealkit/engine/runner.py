@@ -114,9 +114,7 @@ def _run_phase(
                 detail=_short(err),
             )
             raise
-        journal.record(
-            run_id=run_id, phase=phase.name, host=step.host or "-", step=step.name, status="done"
-        )
+        journal.record(run_id=run_id, phase=phase.name, host=step.host or "-", step=step.name, status="done")
 
     failures: list[tuple[Step, BaseException]] = []
     if phase.mode == PARALLEL and len(phase.steps) > 1:

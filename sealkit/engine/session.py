@@ -55,8 +55,7 @@ def select_runtime(options: Options, cluster: Cluster, image_labels: dict[str, s
         installed = ", ".join(plugins.runtime_names()) or "none"
         raise UsageError(
             "no runtime selected",
-            hint=f"pass --runtime NAME (installed: {installed}) or use an image labelled "
-            "sealkit.io/runtime",
+            hint=f"pass --runtime NAME (installed: {installed}) or use an image labelled sealkit.io/runtime",
         )
     return name
 
@@ -77,9 +76,7 @@ def open_context(
     info = pm.hook.sealkit_runtime_info()
     if info is None:
         raise PluginError(f"runtime {runtime!r} does not answer sealkit_runtime_info")
-    hostkeys = HostKeyPolicy(
-        state.known_hosts, mode="strict" if options.strict_host_keys else "accept-new"
-    )
+    hostkeys = HostKeyPolicy(state.known_hosts, mode="strict" if options.strict_host_keys else "accept-new")
     fleet = Fleet(
         [target_for(h) for h in cluster.hosts],
         hostkeys=hostkeys,

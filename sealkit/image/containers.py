@@ -115,9 +115,7 @@ def _walk_values(node: Any, app_version: str | None) -> Iterator[str]:
     if isinstance(node, Mapping):
         repo = node.get("repository")
         if isinstance(repo, str) and repo and ("tag" in node or "registry" in node):
-            ref = _join_image(
-                node.get("registry"), repo, node.get("tag"), node.get("digest"), app_version
-            )
+            ref = _join_image(node.get("registry"), repo, node.get("tag"), node.get("digest"), app_version)
             if ref:
                 yield ref
         for key, value in node.items():
@@ -130,9 +128,7 @@ def _walk_values(node: Any, app_version: str | None) -> Iterator[str]:
             yield from _walk_values(item, app_version)
 
 
-def _join_image(
-    registry: Any, repo: str, tag: Any, digest: Any, app_version: str | None
-) -> str | None:
+def _join_image(registry: Any, repo: str, tag: Any, digest: Any, app_version: str | None) -> str | None:
     name = f"{registry}/{repo}" if isinstance(registry, str) and registry else repo
     if isinstance(digest, str) and digest.startswith("sha256:"):
         return f"{name}@{digest}"
@@ -172,11 +168,7 @@ def fetch_images(
 def _record(layout: OciLayout, name: str, root: Mapping[str, Any]) -> None:
     with layout.lock():
         index = layout.read_index()
-        entries = [
-            m
-            for m in index["manifests"]
-            if (m.get("annotations") or {}).get(ANNOT_REF_NAME) != name
-        ]
+        entries = [m for m in index["manifests"] if (m.get("annotations") or {}).get(ANNOT_REF_NAME) != name]
         desc = {k: v for k, v in root.items() if k != "annotations"}
         desc["annotations"] = {ANNOT_REF_NAME: name}
         entries.append(desc)

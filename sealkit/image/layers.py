@@ -96,9 +96,7 @@ def copy_entries(step: CopyStep, context: Path, where: str) -> list[LayerFile]:
             sources.append(path)
     dest_raw = step.dest
     dest = _clean_rel(dest_raw, "destination", where)
-    dest_is_dir = (
-        dest_raw.endswith("/") or dest in ("",) or dest_raw in (".", "./") or len(sources) > 1
-    )
+    dest_is_dir = dest_raw.endswith("/") or dest in ("",) or dest_raw in (".", "./") or len(sources) > 1
     if len(sources) > 1 and not (dest_raw.endswith("/") or dest == ""):
         raise UsageError(
             f"{where}: COPY with several sources needs a directory destination ending in /",
@@ -262,9 +260,7 @@ class LayerApplier:
         elif os.path.lexists(path):
             path.unlink()
 
-    def _member(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, created: set[str], digest: str
-    ) -> None:
+    def _member(self, tar: tarfile.TarFile, member: tarfile.TarInfo, created: set[str], digest: str) -> None:
         rel = self._safe(member.name, digest)
         if not rel:
             return
@@ -305,8 +301,7 @@ class LayerApplier:
             link_src = self.root / self._safe(member.linkname, digest)
             if not link_src.is_file() or link_src.is_symlink():
                 raise ImageError(
-                    f"layer {digest}: hard link {rel!r} → {member.linkname!r} "
-                    "has no regular file to point at"
+                    f"layer {digest}: hard link {rel!r} → {member.linkname!r} has no regular file to point at"
                 )
             os.link(link_src, target)
         else:

@@ -48,9 +48,7 @@ class VerifyingReader:
     :meth:`verify`, which drains the rest and raises ImageError on a mismatch.
     """
 
-    def __init__(
-        self, raw: BinaryIO, digest: str, size: int | None, *, what: str, image: str | None
-    ) -> None:
+    def __init__(self, raw: BinaryIO, digest: str, size: int | None, *, what: str, image: str | None) -> None:
         self._raw = raw
         self._digest = digest
         self._size = size
@@ -242,9 +240,7 @@ class OciLayout:
                 out.flush()
                 os.fsync(out.fileno())
             actual = sink.digest
-            if (digest is not None and actual != digest) or (
-                size is not None and sink.size != size
-            ):
+            if (digest is not None and actual != digest) or (size is not None and sink.size != size):
                 where = f"image {image}: " if image else ""
                 raise ImageError(
                     f"{where}{what} {digest} failed verification: expected digest {digest} "
@@ -298,9 +294,7 @@ class OciLayout:
         try:
             obj = json.loads(data)
         except ValueError as exc:
-            raise ImageError(
-                f"{what} {digest} is not valid JSON: {exc}", hint=corrupted_hint(image)
-            ) from exc
+            raise ImageError(f"{what} {digest} is not valid JSON: {exc}", hint=corrupted_hint(image)) from exc
         if not isinstance(obj, dict):
             raise ImageError(f"{what} {digest} is not a JSON object", hint=corrupted_hint(image))
         return obj

@@ -116,9 +116,7 @@ def parse_platform(text: str) -> dict[str, str]:
     """``linux/arm64[/v8]`` or just ``arm64`` → an OCI platform object."""
     parts = [p for p in text.strip().split("/") if p]
     if not parts or len(parts) > 3:
-        raise ImageError(
-            f"invalid platform {text!r}", hint="use OS/ARCH[/VARIANT], e.g. linux/amd64"
-        )
+        raise ImageError(f"invalid platform {text!r}", hint="use OS/ARCH[/VARIANT], e.g. linux/amd64")
     if len(parts) == 1:
         parts = ["linux", parts[0]]
     plat = {"os": parts[0], "architecture": normalize_arch(parts[1])}

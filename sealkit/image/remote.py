@@ -60,9 +60,7 @@ class RegistryOptions:
 class _Response:
     """An HTTP response that owns its connection (one connection per request: simple, safe)."""
 
-    def __init__(
-        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, url: str
-    ) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, url: str) -> None:
         self._conn = conn
         self._resp = resp
         self.url = url
@@ -139,9 +137,7 @@ class RegistryClient:
                 blocksize=1 << 20,
             )
         elif parts.scheme == "http":
-            conn = http.client.HTTPConnection(
-                parts.netloc, timeout=self.options.timeout, blocksize=1 << 20
-            )
+            conn = http.client.HTTPConnection(parts.netloc, timeout=self.options.timeout, blocksize=1 << 20)
         else:
             raise ImageError(f"registry {self.host} sent an unsupported URL {url!r}")
         headers = {"User-Agent": "sealkit", **headers}
@@ -345,9 +341,7 @@ class RegistryClient:
         with self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=scope, ok=(200, 404)) as r:
             return r.status == 200
 
-    def upload_blob(
-        self, repo: str, digest: str, size: int, open_blob: Callable[[], BinaryIO]
-    ) -> bool:
+    def upload_blob(self, repo: str, digest: str, size: int, open_blob: Callable[[], BinaryIO]) -> bool:
         """Upload unless the registry has it; returns True when bytes were sent."""
         if self.blob_exists(repo, digest, push=True):
             log.debug("registry %s already has %s", self.host, digest)
@@ -382,9 +376,7 @@ class RegistryClient:
         else:
             hdrs = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
             put_url = _with_query(location, digest=digest)
-            with self.request(
-                "PUT", put_url, scope=scope, headers=hdrs, body=open_blob, ok=(201,)
-            ) as resp:
+            with self.request("PUT", put_url, scope=scope, headers=hdrs, body=open_blob, ok=(201,)) as resp:
                 self._check_digest_header(resp, digest)
         return True
 
@@ -575,9 +567,7 @@ def _post_order(
     if media in INDEX_TYPES or media in MANIFEST_TYPES:
         doc = layout.read_json(desc["digest"], desc.get("size"), image=image)
         children = (
-            doc.get("manifests", [])
-            if media in INDEX_TYPES
-            else [doc["config"], *doc.get("layers", [])]
+            doc.get("manifests", []) if media in INDEX_TYPES else [doc["config"], *doc.get("layers", [])]
         )
         for child in children:
             if child["digest"] not in seen:

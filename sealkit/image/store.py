@@ -226,17 +226,13 @@ class ImageStore:
             ) from exc
         image = found.name or ref
         manifest_desc = self._platform_manifest(found.desc, format_platform(platform), image)
-        manifest = self.layout.read_json(
-            manifest_desc["digest"], manifest_desc.get("size"), image=image
-        )
+        manifest = self.layout.read_json(manifest_desc["digest"], manifest_desc.get("size"), image=image)
         config = self.layout.read_json(
             manifest["config"]["digest"], manifest["config"]["size"], what="config", image=image
         )
         return builder.BaseImage(config=config, manifest=manifest)
 
-    def _platform_manifest(
-        self, desc: Mapping[str, Any], arch: str | None, image: str
-    ) -> dict[str, Any]:
+    def _platform_manifest(self, desc: Mapping[str, Any], arch: str | None, image: str) -> dict[str, Any]:
         """The manifest descriptor for ``arch`` (default host) below ``desc``."""
         if desc["mediaType"] in INDEX_TYPES:
             index = self.layout.read_json(desc["digest"], desc.get("size"), image=image)
@@ -325,9 +321,7 @@ class ImageStore:
                 return {}
         else:
             manifest_desc = self._platform_manifest(desc, arch, image)
-        manifest = self.layout.read_json(
-            manifest_desc["digest"], manifest_desc.get("size"), image=image
-        )
+        manifest = self.layout.read_json(manifest_desc["digest"], manifest_desc.get("size"), image=image)
         config = self.layout.read_json(
             manifest["config"]["digest"], manifest["config"].get("size"), what="config", image=image
         )
@@ -350,18 +344,12 @@ class ImageStore:
         image = found.name or ref
         desc = found.desc
         entry = next(
-            (
-                e
-                for e in self._entries()
-                if e["digest"] == desc["digest"] and _ref_name(e) == found.name
-            ),
+            (e for e in self._entries() if e["digest"] == desc["digest"] and _ref_name(e) == found.name),
             {},
         )
         platforms = []
         for text, manifest_desc in self._platforms(desc, image):
-            manifest = self.layout.read_json(
-                manifest_desc["digest"], manifest_desc.get("size"), image=image
-            )
+            manifest = self.layout.read_json(manifest_desc["digest"], manifest_desc.get("size"), image=image)
             config = self.layout.read_json(
                 manifest["config"]["digest"],
                 manifest["config"].get("size"),
@@ -452,9 +440,7 @@ class ImageStore:
                 for digest in sorted(digests):
                     info = _tar_info(f"blobs/sha256/{digest[7:]}")
                     info.size = digests[digest]
-                    with self.layout.open_blob(
-                        digest, digests[digest], image=owners[digest]
-                    ) as reader:
+                    with self.layout.open_blob(digest, digests[digest], image=owners[digest]) as reader:
                         tar.addfile(info, reader)  # type: ignore[arg-type]
                         reader.verify()
             os.replace(tmp_name, path)
@@ -612,9 +598,7 @@ class ImageStore:
                 hint="remove it or choose another directory",
             )
         manifest_desc = self._platform_manifest(found.desc, arch, image)
-        manifest = self.layout.read_json(
-            manifest_desc["digest"], manifest_desc.get("size"), image=image
-        )
+        manifest = self.layout.read_json(manifest_desc["digest"], manifest_desc.get("size"), image=image)
         dest.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.unpack-"))
         try:

@@ -58,9 +58,7 @@ def fingerprint(cert: x509.Certificate) -> str:
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
 
 
-def inspect_cert(
-    pem: bytes | str, *, where: str = "certificate", now: dt.datetime | None = None
-) -> CertInfo:
+def inspect_cert(pem: bytes | str, *, where: str = "certificate", now: dt.datetime | None = None) -> CertInfo:
     """Parse a PEM certificate (the first one in the data) into a :class:`CertInfo`."""
     cert = crypto.load_cert(_pem(pem), where=where)
     dns, ips = crypto.sans(cert)
@@ -96,9 +94,7 @@ def verify_chain(
     now = now or dt.datetime.now(dt.UTC)
     subject = cert.subject.rfc4514_string()
     if not crypto.is_ca(ca):
-        raise ChainError(
-            f"{where}: the issuer certificate {ca.subject.rfc4514_string()} is not a CA"
-        )
+        raise ChainError(f"{where}: the issuer certificate {ca.subject.rfc4514_string()} is not a CA")
     if cert.issuer != ca.subject:
         raise ChainError(
             f"{where} ({subject}) was issued by {cert.issuer.rfc4514_string()}, "

@@ -135,9 +135,7 @@ def create_ca(
             critical=True,
         )
         .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
     )
     return builder.sign(key, _hash_for(key))
 
@@ -188,16 +186,12 @@ def sign_leaf(
             ),
             critical=True,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([_EKU[u] for u in sorted(set(usages))]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([_EKU[u] for u in sorted(set(usages))]), critical=False)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(public_key),  # type: ignore[arg-type]
             critical=False,
         )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
     )
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ip_addresses]
@@ -223,9 +217,7 @@ def sans(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     except x509.ExtensionNotFound:
         return (), ()
     dns = tuple(sorted(ext.get_values_for_type(x509.DNSName)))
-    ips = sorted(
-        (ip for ip in ext.get_values_for_type(x509.IPAddress)), key=lambda a: (a.version, int(a))
-    )
+    ips = sorted((ip for ip in ext.get_values_for_type(x509.IPAddress)), key=lambda a: (a.version, int(a)))
     return dns, tuple(str(i) for i in ips)
 
 

@@ -52,9 +52,7 @@ def _check_path(kind: str, name: str, path: str | None) -> None:
 
 def _check_key_type(kind: str, name: str, key_type: str) -> None:
     if key_type not in KEY_TYPES:
-        raise PluginError(
-            f"{kind} {name!r}: key_type {key_type!r} is not one of {sorted(KEY_TYPES)}"
-        )
+        raise PluginError(f"{kind} {name!r}: key_type {key_type!r} is not one of {sorted(KEY_TYPES)}")
 
 
 def scoped(host: str, name: str) -> str:
@@ -126,9 +124,7 @@ class CertSpec:
             try:
                 ipaddress.ip_address(ip)
             except ValueError:
-                raise PluginError(
-                    f"certificate {self.name!r}: {ip!r} is not an IP address"
-                ) from None
+                raise PluginError(f"certificate {self.name!r}: {ip!r} is not an IP address") from None
 
 
 @dataclass(frozen=True)
@@ -155,9 +151,7 @@ class KubeconfigSpec:
         _check_path("kubeconfig", self.name, self.path)
         _check_key_type("kubeconfig", self.name, self.key_type)
         if not self.server.startswith("https://"):
-            raise PluginError(
-                f"kubeconfig {self.name!r}: server {self.server!r} must be an https:// URL"
-            )
+            raise PluginError(f"kubeconfig {self.name!r}: server {self.server!r} must be an https:// URL")
         if not self.common_name:
             raise PluginError(f"kubeconfig {self.name!r}: common_name is empty")
 
@@ -284,9 +278,7 @@ class LayoutInput:
         try:
             ipaddress.ip_address(self.host_ip)
         except ValueError:
-            raise PluginError(
-                f"layout input: host_ip {self.host_ip!r} is not an IP address"
-            ) from None
+            raise PluginError(f"layout input: host_ip {self.host_ip!r} is not an IP address") from None
         if not self.endpoint_host:
             raise PluginError("layout input: endpoint_host is empty (the HA endpoint is a SAN)")
 

@@ -41,9 +41,7 @@ def sort_dns(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({n.lower().rstrip(".") for n in names}))
 
 
-def split_sans(
-    values: Iterable[str], *, field: str = "spec.certs.sans"
-) -> tuple[list[str], list[str]]:
+def split_sans(values: Iterable[str], *, field: str = "spec.certs.sans") -> tuple[list[str], list[str]]:
     """Split user SANs into (dns_names, ips): IP-looking strings are IPs, the rest DNS names."""
     dns: list[str] = []
     ips: list[str] = []

@@ -146,9 +146,7 @@ class PKIStore:
         except FileNotFoundError:
             return None
 
-    def _paths(
-        self, kind: str, name: str, suffixes: tuple[str, str] = (".crt", ".key")
-    ) -> tuple[Path, Path]:
+    def _paths(self, kind: str, name: str, suffixes: tuple[str, str] = (".crt", ".key")) -> tuple[Path, Path]:
         base = self.dir / kind / name
         return base.with_name(base.name + suffixes[0]), base.with_name(base.name + suffixes[1])
 
@@ -230,9 +228,7 @@ class PKIStore:
             return "near expiry"
         return None
 
-    def _leaf_key(
-        self, key_path: Path, key_type: str, *, new_key: bool
-    ) -> tuple[crypto.PrivateKey, bytes]:
+    def _leaf_key(self, key_path: Path, key_type: str, *, new_key: bool) -> tuple[crypto.PrivateKey, bytes]:
         """The stored key when there is one of the right type (and no new key is asked), else a new
         one, written before any certificate is signed for it."""
         key_pem = None if new_key else self._read(key_path)
@@ -436,7 +432,5 @@ class PKIStore:
                 continue
             for crt in sorted(root.rglob("*.crt")):
                 name = str(crt.relative_to(root))[: -len(".crt")]
-                out.append(
-                    (f"{kind}/{name}", inspect_cert(crt.read_bytes(), where=str(crt), now=now))
-                )
+                out.append((f"{kind}/{name}", inspect_cert(crt.read_bytes(), where=str(crt), now=now)))
         return out

@@ -50,9 +50,7 @@ class RuntimeContract:
 
     def test_entry_point_is_declared(self) -> None:
         eps = [
-            ep
-            for ep in metadata.entry_points(group=plugins.RUNTIME_GROUP)
-            if ep.name == self.runtime_name
+            ep for ep in metadata.entry_points(group=plugins.RUNTIME_GROUP) if ep.name == self.runtime_name
         ]
         assert len(eps) == 1, f"expected one entry point {self.runtime_name!r}, found {len(eps)}"
         assert eps[0].dist is not None, "entry point must belong to an installed distribution"
@@ -100,9 +98,7 @@ class RuntimeContract:
                     assert f.mode & 0o077 == 0, f"{path} must not be group/other readable"
 
     def test_reset_is_idempotent_on_a_clean_host(self, runtime: object, tmp_path: Path) -> None:
-        ctx = make_context(
-            runtime, masters=["10.0.0.1"], state_dir=tmp_path, runtime_name=self.runtime_name
-        )
+        ctx = make_context(runtime, masters=["10.0.0.1"], state_dir=tmp_path, runtime_name=self.runtime_name)
         host = ctx.hosts["10.0.0.1"]
         ctx.pm.hook.sealkit_reset_host(ctx=ctx, host=host)
         first = list(host.conn.commands)  # type: ignore[attr-defined]

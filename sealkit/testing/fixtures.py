@@ -43,9 +43,7 @@ def make_context(
 
     hosts = [Host(ip=ip, roles=["master"]) for ip in masters]
     hosts += [Host(ip=ip, roles=["node"]) for ip in nodes or []]
-    cluster = Cluster(
-        name="test", hosts=hosts, images=["test/rootfs:v1.30.0"], runtime=runtime_name
-    )
+    cluster = Cluster(name="test", hosts=hosts, images=["test/rootfs:v1.30.0"], runtime=runtime_name)
     pm = plugins.build_manager(
         None,
         extra=[(f"runtime:{runtime_name}", runtime_plugin), *extra_plugins],

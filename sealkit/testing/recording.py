@@ -105,9 +105,7 @@ class RecordingFleet:
     def conn(self, address: str) -> RecordingConnection:
         return self.conns.setdefault(address, RecordingConnection(address))
 
-    def map(
-        self, fn: Callable[[RecordingConnection], object], addresses: list[str]
-    ) -> dict[str, object]:
+    def map(self, fn: Callable[[RecordingConnection], object], addresses: list[str]) -> dict[str, object]:
         out: dict[str, object] = {}
         for a in addresses:
             try:

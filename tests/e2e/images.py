@@ -49,7 +49,7 @@ def make_context(directory: Path, runtime: str, version: str, *, with_images: bo
     (directory / "etc").mkdir(exist_ok=True)
     (directory / "etc" / "e2e.conf.tmpl").write_text("greeting=${GREETING}\n")
     (directory / "scripts").mkdir(exist_ok=True)
-    (directory / "scripts" / "check.sh").write_text('command -v sh >/dev/null || exit 1\n')
+    (directory / "scripts" / "check.sh").write_text("command -v sh >/dev/null || exit 1\n")
     (directory / "scripts" / "init.sh").write_text('echo "init saw GREETING=$GREETING" > init-ran\n')
     (directory / "scripts" / "clean.sh").write_text("echo cleaned > /tmp/sealkit-e2e-clean-ran\n")
     (directory / "Kubefile").write_text(

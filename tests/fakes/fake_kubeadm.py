@@ -1793,9 +1793,7 @@ def join_etcd_member(c: Cluster, reg: NodeReg, advertise: str) -> None:
     quorum until the new member runs, so nothing may need the API in between.
     """
     admin = admin_client(f"{ETC}/admin.conf")
-    pods = admin.request("GET", "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd")[
-        "items"
-    ]
+    pods = admin.request("GET", "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd")["items"]
     urls = [
         p["metadata"].get("annotations", {}).get("kubeadm.kubernetes.io/etcd.advertise-client-urls")
         for p in pods
