@@ -343,3 +343,26 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0
     with ClusterState("lab", home=tmp_path).lock():  # free again once that run ended
         pass
+
+
+def test_a_cluster_secret_is_made_once_even_when_hosts_ask_concurrently(tmp_path):
+    """Hosts are prepared in parallel threads; every one must get the same join token (it was a bug:
+    each thread made its own and the agents failed to join with 401)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = ClusterState("c1", tmp_path)
+    made = []
+
+    def make() -> str:
+        value = f"secret-{len(made)}"
+        made.append(value)
+        return value
+
+    with ThreadPoolExecutor(16) as pool:
+        seen = set(pool.map(lambda _: state.secret("k3s-token", make), range(64)))
+    assert len(seen) == 1
+    path = state.dir / "secrets" / "k3s-token"
+    assert path.read_text().strip() in seen
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temp files left"
+    assert state.secret("k3s-token", lambda: "other") in seen  # later calls read, never remake
