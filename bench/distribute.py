@@ -112,7 +112,30 @@ def measure(lab: Lab, phase: str, fn: Callable[[], int], note: str = "") -> Row:
 
 
 def clean(ctx: ClusterContext) -> None:
+    """Every host back to no rootfs, and the machine's dirty pages written out (each phase starts alike)."""
     ctx.fleet.run(f"rm -rf {ctx.remote_rootfs} /var/tmp/sealkit-bench.*", timeout=300)
+    settle()
+
+
+def settle() -> None:
+    os.sync()
+
+
+def prepare_hosts(lab: Lab, args: argparse.Namespace) -> None:
+    """Per host, in its own overlay/mount namespace only: an empty /root/.bashrc (the machine's runs
+    ``pyenv init`` — a rehash lock shared through the overlay's lower layer can stall a login 60 s), and
+    with --tmpfs, tmpfs at /var/lib/sealkit and /var/tmp (N hosts share one disk and one dirty-page
+    budget here; real hosts each have their own)."""
+    for h in lab.hosts:
+        if not args.keep_bashrc:
+            lab.exec_on(h, ": > /root/.bashrc")
+        if args.tmpfs:
+            lab.exec_on(
+                h,
+                "mkdir -p /var/lib/sealkit && "
+                "mount -t tmpfs -o size=4g,mode=0755 sealkit /var/lib/sealkit && "
+                "mount -t tmpfs -o size=4g,mode=1777 vartmp /var/tmp",
+            )
 
 
 def run_lab(args: argparse.Namespace, n: int, rootfs: Path, payload: int) -> dict[str, Any]:
@@ -123,7 +146,12 @@ def run_lab(args: argparse.Namespace, n: int, rootfs: Path, payload: int) -> dic
     rows: list[Row] = []
     relay_facts: dict[str, dict[str, Any]] = {}
     try:
+        prepare_hosts(lab, args)
         lab.shape(args.rate)
+        if args.shape_hosts:  # every host's own link too, as real NICs: a tree node's uplink carries k copies
+            for h in lab.hosts:
+                lab.shape(args.rate, host=h)
+        settle()
         with lab_context(lab, lab.hosts, home, concurrency=max(32, n)) as ctx:
             ips = list(ctx.hosts)
             first = ctx.hosts[ips[0]]
@@ -145,6 +173,7 @@ def run_lab(args: argparse.Namespace, n: int, rootfs: Path, payload: int) -> dic
                     "lab artifact: first touch of guest memory",
                 )
             )
+            settle()
 
             def single() -> int:
                 stream = _TarStream(rootfs, files)
@@ -230,9 +259,12 @@ def report(args: argparse.Namespace, result: dict[str, Any], payload: int) -> No
     rows: list[Row] = result["rows"]
     n = result["hosts"]
     base = next(r for r in rows if r.phase.startswith("(a)"))
+    links = f"{args.rate} (tc tbf)" + (", every host's link too" if args.shape_hosts else "")
+    storage = "tmpfs" if args.tmpfs else "disk (overlay)"
+    bashrc = "the machine's" if args.keep_bashrc else "an empty"
     print(
-        f"\n### {n} hosts, payload {payload / 2**20:.0f} MiB in {args.files} files, controller link "
-        f"{args.rate} (tc tbf), 2 cores shared by controller + hosts + other users\n"
+        f"\n### {n} hosts, payload {payload / 2**20:.0f} MiB in {args.files} files, controller link {links}, "
+        f"hosts write to {storage}, {bashrc} .bashrc, 2 cores shared by controller + hosts + other users\n"
     )
     head = (
         "| phase | seconds | × (a) | controller sent MiB | CPU s: controller | CPU s: lab hosts "
@@ -282,6 +314,9 @@ def main() -> None:
     ap.add_argument("--verify", choices=["stream", "hashlib", "sha256sum"], default=distribute.RELAY_VERIFY)
     ap.add_argument("--skip-direct", action="store_true", help="skip (b), the slow old way")
     ap.add_argument("--quick", action="store_true", help="64 MiB payload, 4 hosts")
+    ap.add_argument("--tmpfs", action="store_true", help="hosts write to tmpfs, not the machine's one disk")
+    ap.add_argument("--shape-hosts", action="store_true", help="shape every host's link at --rate too")
+    ap.add_argument("--keep-bashrc", action="store_true", help="keep the machine's /root/.bashrc on hosts")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     if args.quick:
