@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shlex
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -284,11 +285,8 @@ def build_plan(
     )
 
     fresh = sorted({h.ip for h in new} | ({first.ip} if needs_init else set()), key=_ip_key)
-    plan.add(
-        "distribute",
-        PARALLEL,
-        [Step("rootfs", ip, partial(_push_rootfs, ctx, ip, image)) for ip in fresh],
-    )
+    if fresh:
+        plan.add("distribute", CLUSTER, [Step("rootfs", None, partial(_push_rootfs, ctx, fresh, image))])
     plan.add(
         "image-check",
         PARALLEL,
@@ -338,8 +336,8 @@ def build_plan(
         old = [h for h in desired.hosts if applied.joined(h.ip)]
         plan.add(
             "distribute-upgrade",
-            PARALLEL,
-            [Step("rootfs", h.ip, partial(_push_rootfs, ctx, h.ip, image)) for h in old],
+            CLUSTER,
+            [Step("rootfs", None, partial(_push_rootfs, ctx, [h.ip for h in old], image))],
         )
         plan.add(
             "render-upgrade",
@@ -378,11 +376,22 @@ def _first_result(ctx: ClusterContext, hook: str, **kwargs: Any) -> Any:
     return result
 
 
-def _push_rootfs(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
-    # the marker goes first: from here on, files under the runtime's dirs are ours, so a re-run
-    # after a failure does not mistake them for a foreign cluster in preflight
-    ctx.hosts[ip].conn.run("mkdir -p /var/lib/sealkit && touch /var/lib/sealkit/installed", timeout=60)
-    distribute.push_rootfs(ctx, ip, image.rootfs_for(ctx.hosts[ip].arch))
+def _push_rootfs(ctx: ClusterContext, ips: list[str], image: images.ResolvedImage) -> None:
+    """The rootfs to every host in ``ips`` at once, so hosts relay it to each other (the controller's
+    uplink carries it about once) instead of the controller sending one copy per host."""
+
+    def mark(ip: str) -> None:
+        # the marker goes first: from here on, files under the runtime's dirs are ours, so a re-run
+        # after a failure does not mistake them for a foreign cluster in preflight
+        ctx.hosts[ip].conn.run("mkdir -p /var/lib/sealkit && touch /var/lib/sealkit/installed", timeout=60)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(ips), ctx.fleet.concurrency))) as pool:
+        list(pool.map(mark, ips))
+    distribute.push_rootfs_many(ctx, {ip: image.rootfs_for(ctx.hosts[ip].arch) for ip in ips})
+    for ip in ips:
+        host = ctx.hosts[ip]
+        if host.facts.get("relay_error"):
+            log.info("%s: relay fell back to a direct copy (%s)", ip, host.facts["relay_error"])
 
 
 def _prepare(ctx: ClusterContext, ip: str) -> None:

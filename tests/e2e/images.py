@@ -27,7 +27,7 @@ FAKES_FOR = {
 REAL_BINARIES = {"registry": "/usr/bin/docker-registry"}
 REAL_FOR = {
     "binary": {"etcd": "/usr/bin/etcd", "etcdctl": "/usr/bin/etcdctl", "kubectl": "/usr/bin/kubectl"},
-    "kubeadm": {"kubectl": "/usr/bin/kubectl"},
+    "kubeadm": {"kubectl": "/usr/bin/kubectl", "etcdctl": "/usr/bin/etcdctl"},
 }
 
 SUFFIX = {"k3s": "+k3s1", "k0s": "+k0s.0", "kubeadm": "", "binary": ""}

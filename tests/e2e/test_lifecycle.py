@@ -80,7 +80,7 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     elsewhere = [
         (e["phase"], e["host"], e["step"])
         for e in sk.journal(added["run"])
-        if e["host"] not in (None, w2.ip) and e["phase"] not in SHARED_PHASES
+        if e["host"] not in (None, "-", w2.ip) and e["phase"] not in SHARED_PHASES
     ]
     assert elsewhere == [], f"add touched existing hosts: {elsewhere}"
     assert w2.hostname in kubectl_nodes(kubeconfig)
@@ -183,3 +183,31 @@ def test_controller_killed_during_join_then_rerun_converges(runtime, fresh_lab, 
     assert sk("run").out["changed_hosts"] == []
     conf = lab.exec_on(workers[-1], "cat /var/lib/sealkit/rootfs/etc/e2e.conf").stdout
     assert conf == "greeting=from-the-command-line\n"
+
+
+@pytest.mark.parametrize("runtime", ["kubeadm"])
+def test_adding_and_deleting_a_master_updates_every_workers_lb(runtime, fresh_lab, images_home, tmp_path):
+    """The node-local LBs follow the masters through `add --masters` / `delete --masters` (read back from
+    each worker's running haproxy), and nothing else on the workers is touched."""
+    home, refs = images_home[runtime]
+    lab = fresh_lab(4, systemd=True)
+    m1, m2, w1, w2 = lab.hosts
+    sk = Sealkit(home, f"lb-{runtime}")
+    key = str(m1.root_key)
+    sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", _ips([w1, w2]), "-i", key)
+
+    def lb_backends() -> dict[str, set[str]]:
+        rows = {row["host"]: row for row in sk("status").out}
+        return {w.ip: {b.split("=")[0] for b in rows[w.ip]["lb"].split(", ")} for w in (w1, w2)}
+
+    assert lb_backends() == {w.ip: {f"{m1.ip}:6443"} for w in (w1, w2)}
+    added = sk("add", "--masters", m2.ip).out
+    assert m2.ip in added["changed_hosts"] and set(added["changed_hosts"]) <= {m2.ip, w1.ip, w2.ip}
+    worker_steps = {e["phase"] for e in sk.journal(added["run"]) if e["host"] in (w1.ip, w2.ip)}
+    assert worker_steps <= {"lb"}, worker_steps
+    assert lb_backends() == {w.ip: {f"{m1.ip}:6443", f"{m2.ip}:6443"} for w in (w1, w2)}
+    assert m2.hostname in kubectl_nodes(sk.kubeconfig(tmp_path / "admin.conf"))
+
+    sk("delete", "--masters", m2.ip, "--force")
+    assert lb_backends() == {w.ip: {f"{m1.ip}:6443"} for w in (w1, w2)}
+    assert m2.hostname not in kubectl_nodes(tmp_path / "admin.conf")

@@ -252,6 +252,12 @@ def prepare_upper(upper: Path, disk: HostDisk, lower: Path = Path("/")) -> None:
     _put(upper, "/etc/ssh/ssh_host_ed25519_key.pub", disk.host_key_pub + "\n", lower, 0o644)
     _put(upper, "/etc/ssh/sshd_config", SSHD_CONFIG, lower, 0o644)
     _opaque(upper, "/etc/ssh/sshd_config.d", lower)
+    # root's shell startup as on a fresh Debian host: the machine's own ~/.bashrc (pyenv init here) runs
+    # for every SSH command (Debian's bash sources it under sshd) and its rehash lock, shared by all
+    # hosts' sessions, stalls commands for up to 60 s
+    for rc in (".bashrc", ".profile"):
+        skel = lower / "etc/skel" / rc
+        _put(upper, f"/root/{rc}", skel.read_text() if skel.is_file() else "", lower, 0o644)
     ssh_dir = _opaque(upper, "/root/.ssh", lower, 0o700)
     write(ssh_dir / "authorized_keys", disk.root_pub + "\n", 0o600)
 

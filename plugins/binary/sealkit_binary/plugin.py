@@ -1038,9 +1038,14 @@ class Runtime:
                 timeout=120,
             )
         if plan.add:
-            h.conn.run(
+            # etcd refuses any member add ("unhealthy cluster") until every member has been
+            # connected for 5 s, e.g. right after the previous master joined: retry until it accepts
+            hostops.wait_until(
+                h,
                 etcdctl(f"member add {shlex.quote(host.name)} --peer-urls={me} --learner"),
+                what=f"etcd accepting {host.name} as a new member",
                 timeout=90,
+                interval=2,
             )
         if plan.add or plan.remove:
             members = self._members(h)

@@ -118,7 +118,9 @@ KUBEADM = f"{BIN_DIR}/kubeadm"
 KUBELET = f"{BIN_DIR}/kubelet"
 KUBECTL = f"{BIN_DIR}/kubectl"
 BINARIES = ("kubeadm", "kubelet", "kubectl")
-OPTIONAL_BINARIES = ("crictl",)
+#: installed when the image ships them; etcdctl on the host lets sealkit manage etcd members without
+#: `kubectl exec` into the etcd pod (which needs a working pods/exec path through the apiserver)
+OPTIONAL_BINARIES = ("crictl", "etcdctl")
 #: what kubeadm needs on PATH (it runs kubelet, systemctl, iptables, … by name)
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -1235,7 +1237,11 @@ class Runtime:
         self._remove_etcd_member(control, host)
 
     def _remove_etcd_member(self, stays: HostRef, host: HostRef) -> None:
-        etcdctl = kubectl(f"-n kube-system exec etcd-{shlex.quote(stays.name)} -- etcdctl {_ETCDCTL_TLS}")
+        local = stays.conn.run(f"test -x {BIN_DIR}/etcdctl", check=False, timeout=30).rc == 0
+        if local:  # the image shipped etcdctl: talk to the staying master's etcd directly
+            etcdctl = f"ETCDCTL_API=3 {BIN_DIR}/etcdctl {_ETCDCTL_TLS}"
+        else:
+            etcdctl = kubectl(f"-n kube-system exec etcd-{shlex.quote(stays.name)} -- etcdctl {_ETCDCTL_TLS}")
         listing = stays.conn.run(f"{etcdctl} member list", timeout=120).stdout
         member = etcd_member_id(listing, host.name, host.ip)
         if member is not None:

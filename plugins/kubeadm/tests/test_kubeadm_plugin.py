@@ -438,10 +438,12 @@ def test_drain_worker_from_a_master(tmp_path):
     assert not ctx.hosts["10.0.0.3"].conn.commands
 
 
-def test_drain_first_master_runs_on_another_and_removes_its_etcd_member(tmp_path):
+@pytest.mark.parametrize("etcdctl_on_host", [False, True])
+def test_drain_first_master_runs_on_another_and_removes_its_etcd_member(tmp_path, etcdctl_on_host):
     ctx = _ctx(tmp_path)
     first, second = ctx.hosts["10.0.0.1"], ctx.hosts["10.0.0.2"]
     first.facts["removed"] = True
+    second.conn.answer(r"^test -x /usr/local/bin/etcdctl$", 0 if etcdctl_on_host else 1, "")
     second.conn.answer(
         r"member list$",
         0,
@@ -449,9 +451,13 @@ def test_drain_first_master_runs_on_another_and_removes_its_etcd_member(tmp_path
         "91bc3c398fb3c146, started, host-1, https://10.0.0.2:2380, https://10.0.0.2:2379, false\n",
     )
     kubeadm.Runtime().sealkit_drain_host(ctx=ctx, host=first)
-    assert "drain host-0 " in second.conn.commands[0]
-    assert "exec etcd-host-1 -- etcdctl --endpoints=https://127.0.0.1:2379" in second.conn.commands[1]
-    assert second.conn.commands[2].endswith("member remove 8e9e05c52164694d")
+    cmds = [c for c in second.conn.commands if not c.startswith("test -x")]
+    assert "drain host-0 " in cmds[0]
+    if etcdctl_on_host:  # the image shipped etcdctl: straight to the staying master's etcd
+        assert cmds[1].startswith("ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379")
+    else:  # etcdctl only exists in the etcd pod
+        assert "exec etcd-host-1 -- etcdctl --endpoints=https://127.0.0.1:2379" in cmds[1]
+    assert cmds[2].endswith("member remove 8e9e05c52164694d")
     assert not first.conn.commands
 
 
