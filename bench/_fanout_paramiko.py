@@ -7,7 +7,8 @@ Run by bench/fanout.py as a fresh process (interpreter start counts as it does f
 
 Each host: TCP connect, SSH handshake, host key checked against ``--known-hosts`` (strict), one
 public-key auth with a key parsed once, ``--steps`` sequential exec channels running ``--cmd``,
-close. No ssh config, no agent, no retries, no output handling beyond the exit status.
+close. No ssh config, no agent, no retries, no output handling beyond the exit status, and no
+TCP_NODELAY unless ``--nodelay`` (paramiko leaves Nagle on, as sealkit does today).
 
 ``--shell``: the steps go to one ``sh`` per host (one exec channel, commands written to its stdin,
 each followed by an exit-status marker), so sshd sets up one session per host instead of one per
@@ -27,8 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 import paramiko
 
 
-def _connect(ip: str, user: str, key: paramiko.PKey, known: paramiko.HostKeys) -> paramiko.Transport:
+def _connect(
+    ip: str, user: str, key: paramiko.PKey, known: paramiko.HostKeys, nodelay: bool = False
+) -> paramiko.Transport:
     sock = socket.create_connection((ip, 22), timeout=10)
+    if nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     t = paramiko.Transport(sock)
     t.start_client(timeout=10)
     server_key = t.get_remote_server_key()
@@ -84,6 +89,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--cmd", default="true")
     ap.add_argument("--shell", action="store_true", help="run the steps in one sh per host")
+    ap.add_argument("--nodelay", action="store_true", help="set TCP_NODELAY (paramiko does not)")
     ap.add_argument("--rtt", type=int, default=0, help="measure: median of N execs on one open connection")
     ap.add_argument("ips", nargs="+")
     args = ap.parse_args()
@@ -92,7 +98,7 @@ def main() -> int:
     known = paramiko.HostKeys(args.known_hosts)
 
     if args.rtt:
-        t = _connect(args.ips[0], args.user, key, known)
+        t = _connect(args.ips[0], args.user, key, known, args.nodelay)
         times = []
         try:
             shell = _Shell(t) if args.shell else None
@@ -106,7 +112,7 @@ def main() -> int:
         return 0
 
     def one(ip: str) -> int:
-        t = _connect(ip, args.user, key, known)
+        t = _connect(ip, args.user, key, known, args.nodelay)
         try:
             rc = 0
             if args.shell:

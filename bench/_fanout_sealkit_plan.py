@@ -32,8 +32,13 @@ def main() -> int:
     ap.add_argument("--cmd", default="true")
     ap.add_argument("--mode", choices=("per-host", "barrier"), default="per-host")
     ap.add_argument("--rtt", type=int, default=0, help="measure: median of N runs on one open connection")
+    ap.add_argument("--nodelay", action="store_true", help="with the proposed fix (bench/_nodelay.py)")
     ap.add_argument("ips", nargs="+")
     args = ap.parse_args()
+    if args.nodelay:
+        import _nodelay
+
+        _nodelay.enable()
     policy = HostKeyPolicy(args.known_hosts, mode="strict", user_known_hosts=None)
     targets = [Target(ip, key_path=args.key) for ip in args.ips]
 

@@ -14,7 +14,13 @@ Brings up one lab (``bench-fanout``, max(N) sshd hosts), then for each N times f
   - ``paramiko floor``: the same script with ``--steps 20``;
   - ``sealkit Fleet``: bench/_fanout_sealkit_plan.py, per host and with a barrier after every step;
   - ``pyinfra`` deploy of 20 ``server.shell`` ops, ``ansible-playbook`` of 20 ``command`` tasks;
+  - ``paramiko 1 sh/host``: the steps written to one ``sh`` per host (no per-step session setup);
   - the target: paramiko fan-out floor + 20 × the exec round trip measured on an open connection.
+* ``+NODELAY`` rows: paramiko and sealkit with TCP_NODELAY on the SSH socket (bench/_nodelay.py patches
+  sealkit from outside): the fix these numbers propose.
+
+Each host first gets /etc/skel's .bashrc as /root/.bashrc in its own overlay (``--machine-bashrc``: the
+machine's, whose pyenv init runs on every exec, as lab hosts had it before fce806d; see set_bashrc).
 
 Every repeat runs every tool once, round-robin, so a burst of load hits all tools alike. Besides the
 wall time it records each run's CPU (its own, via wait4, including reaped children), the lab sshds' CPU
@@ -98,6 +104,7 @@ class Case:
     cwd: Path
     after: Callable[[], None] | None = None  # cleanup after every run (not timed)
     runs: list[Run] = field(default_factory=list)
+    failed: str = ""  # why the tool failed (it is not run again)
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -121,9 +128,14 @@ class Timer:
                 return int(line.split()[1])
         return 0
 
-    def run(self, case: Case) -> Run:
+    def run(self, case: Case) -> Run | None:
+        """Time one fresh run of ``case``; a failure is printed, kept in ``case.failed`` and the case
+        is not run again (one broken peer does not sink the whole benchmark)."""
         self.count += 1
-        log = self.logdir / f"{self.count:03d}-{case.section}-{case.tool.replace(' ', '_').replace('/', '-')}-{case.n}.log"
+        log = (
+            self.logdir
+            / f"{self.count:03d}-{case.section}-{case.tool.replace(' ', '_').replace('/', '-')}-{case.n}.log"
+        )
         with open(log, "wb") as out:
             l1 = load1()
             b0, u0 = busy_ticks(), self._lab_usec()
@@ -149,14 +161,33 @@ class Timer:
         if case.after is not None:
             case.after()
         if p.returncode != 0:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-            raise SystemExit(
-                f"{case.tool} (N={case.n}) exited {p.returncode}: {' '.join(case.argv)}\n{tail}\n(log: {log})"
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            case.failed = f"exit {p.returncode}"
+            print(
+                f"  FAILED: {case.tool} (N={case.n}) exited {p.returncode}: {' '.join(case.argv)}\n{tail}",
+                file=sys.stderr,
+                flush=True,
             )
+            return None
         cpu = ru.ru_utime + ru.ru_stime
         lab_cpu = (u1 - u0) / 1e6
         others = max(0.0, (b1 - b0) / TICK - cpu - lab_cpu) / wall
         return Run(wall, cpu, lab_cpu, others, l1)
+
+
+def set_bashrc(lab, hosts, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Write ``text`` as /root/.bashrc on each lab host (in the host's overlay only).
+
+    Debian's bash reads ~/.bashrc for every ``bash -c`` that sshd starts, so this file runs on every
+    exec of every tool. The lab gives hosts /etc/skel's (since fce806d); before that they saw the
+    machine's, whose ``pyenv init`` costs ~90 ms of host CPU per exec (and ``pyenv rehash`` waits up to
+    60 s on its lock when execs overlap). Written explicitly so that a run does not depend on the lab
+    version, and ``--machine-bashrc`` can put the machine's back to reproduce the old figures.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda h: lab.exec_on(h, "cat > /root/.bashrc", input=text), hosts))
 
 
 # --------------------------------------------------------------------------------------- peers
@@ -191,7 +222,6 @@ class Setup:
     env: dict[str, str]
     peers: bool
     steps: int
-    ansible_dirs: list[Path] = field(default_factory=list)
 
     def ansible_env(self, n: int, tag: str) -> tuple[dict[str, str], Callable[[], None]]:
         """Env for one Ansible case: a fresh ControlPath dir for every run (no master reused across
@@ -280,100 +310,92 @@ def prepare(lab, work: Path, ns: list[int], peers: bool, steps: int) -> Setup:
 
 
 def cases_for(s: Setup, n: int) -> list[Case]:
-    py = sys.executable
-    floor = str(BENCH / "_fanout_paramiko.py")
-    plan = str(BENCH / "_fanout_sealkit_plan.py")
-    ips = s.ips[:n]
-    common = ["--key", str(s.key), "--known-hosts", str(s.known_hosts)]
-    w, env, cwd = n, s.env, s.work
+    """Every tool for N hosts. ``+NODELAY`` rows apply the proposed fix (bench/_nodelay.py)."""
+    py, env, cwd = sys.executable, s.env, s.work
+    floor = [py, str(BENCH / "_fanout_paramiko.py"), "--key", str(s.key), "--known-hosts", str(s.known_hosts)]
+    plan = [
+        py,
+        str(BENCH / "_fanout_sealkit_plan.py"),
+        "--key",
+        str(s.key),
+        "--known-hosts",
+        str(s.known_hosts),
+    ]
+    sealkit = [str(REPO / ".venv/bin/sealkit")]
+    sealkit_nodelay = [py, str(BENCH / "_sealkit_nodelay.py")]
+    ips, w, st = s.ips[:n], str(n), str(s.steps)
+    exec_true = ["-q", "--cluster", f"bench{n}", "exec", "true"]
     out: list[Case] = []
     for win in sorted({n, min(n, SEALKIT_WINDOW)}, reverse=True):
+        out.append(Case("fan-out", "paramiko floor", n, win, [*floor, "--workers", str(win), *ips], env, cwd))
         out.append(
             Case(
-                "fan-out",
-                "paramiko floor",
-                n,
-                win,
-                [py, floor, *common, "--workers", str(win), *ips],
-                env,
-                cwd,
+                "fan-out", "sealkit exec", n, win, [*sealkit, "--concurrency", str(win), *exec_true], env, cwd
             )
         )
-        sk = [
-            str(REPO / ".venv/bin/sealkit"),
-            "-q",
-            "--concurrency",
-            str(win),
-            "--cluster",
-            f"bench{n}",
-            "exec",
-            "true",
-        ]
-        out.append(Case("fan-out", "sealkit exec", n, win, sk, env, cwd))
-    if s.peers:
-        peers = PEERS / "bin"
-        inv_py, inv_ini = str(s.work / f"pyinfra_inv{n}.py"), str(s.work / f"ansible_inv{n}.ini")
-        pyinfra = [str(peers / "pyinfra"), "-y", "--parallel", str(w), inv_py]
-        out.append(Case("fan-out", "pyinfra exec", n, w, [*pyinfra, "exec", "--", "true"], env, cwd))
-        for mod in ("command", "raw"):
-            aenv, after = s.ansible_env(n, mod)
-            argv = [str(peers / "ansible"), "all", "-i", inv_ini, "-f", str(w), "-m", mod, "-a", "true"]
-            out.append(Case("fan-out", f"ansible -m {mod}", n, w, argv, aenv, cwd, after))
-    st = str(s.steps)
     out.append(
         Case(
-            "20-step",
-            "paramiko floor",
-            n,
-            w,
-            [py, floor, *common, "--workers", str(w), "--steps", st, *ips],
-            env,
-            cwd,
+            "fan-out", "paramiko floor +NODELAY", n, n, [*floor, "--nodelay", "--workers", w, *ips], env, cwd
         )
     )
-    shell = [py, floor, *common, "--workers", str(w), "--steps", st, "--shell", "--cmd", "/bin/true", *ips]
-    out.append(Case("20-step", "paramiko 1 sh/host", n, w, shell, env, cwd))
-    for mode in ("per-host", "barrier"):
-        argv = [py, plan, *common, "--workers", str(w), "--steps", st, "--mode", mode, *ips]
-        out.append(Case("20-step", f"sealkit Fleet {mode}", n, w, argv, env, cwd))
+    argv = [*sealkit_nodelay, "--concurrency", w, *exec_true]
+    out.append(Case("fan-out", "sealkit exec +NODELAY", n, n, argv, env, cwd))
+    peers = PEERS / "bin"
+    inv_py, inv_ini = str(s.work / f"pyinfra_inv{n}.py"), str(s.work / f"ansible_inv{n}.ini")
     if s.peers:
-        peers = PEERS / "bin"
-        inv_py, inv_ini = str(s.work / f"pyinfra_inv{n}.py"), str(s.work / f"ansible_inv{n}.ini")
-        argv = [str(peers / "pyinfra"), "-y", "--parallel", str(w), inv_py, str(s.work / "pyinfra_plan.py")]
-        out.append(Case("20-step", "pyinfra deploy", n, w, argv, env, cwd))
+        argv = [str(peers / "pyinfra"), "-y", "--parallel", w, inv_py, "exec", "--", "true"]
+        out.append(Case("fan-out", "pyinfra exec", n, n, argv, env, cwd))
+        for mod in ("command", "raw"):
+            aenv, after = s.ansible_env(n, mod)
+            argv = [str(peers / "ansible"), "all", "-i", inv_ini, "-f", w, "-m", mod, "-a", "true"]
+            out.append(Case("fan-out", f"ansible -m {mod}", n, n, argv, aenv, cwd, after))
+    if s.steps < 1:
+        return out
+    steps = ["--workers", w, "--steps", st]
+    out.append(Case("20-step", "paramiko floor", n, n, [*floor, *steps, *ips], env, cwd))
+    out.append(
+        Case("20-step", "paramiko floor +NODELAY", n, n, [*floor, *steps, "--nodelay", *ips], env, cwd)
+    )
+    argv = [*floor, *steps, "--shell", "--cmd", "/bin/true", *ips]
+    out.append(Case("20-step", "paramiko 1 sh/host", n, n, argv, env, cwd))
+    for mode in ("per-host", "barrier"):
+        argv = [*plan, *steps, "--mode", mode, *ips]
+        out.append(Case("20-step", f"sealkit Fleet {mode}", n, n, argv, env, cwd))
+    argv = [*plan, *steps, "--mode", "per-host", "--nodelay", *ips]
+    out.append(Case("20-step", "sealkit Fleet per-host +NODELAY", n, n, argv, env, cwd))
+    if s.peers:
+        argv = [str(peers / "pyinfra"), "-y", "--parallel", w, inv_py, str(s.work / "pyinfra_plan.py")]
+        out.append(Case("20-step", "pyinfra deploy", n, n, argv, env, cwd))
         aenv, after = s.ansible_env(n, "playbook")
-        argv = [
-            str(peers / "ansible-playbook"),
-            "-i",
-            inv_ini,
-            "-f",
-            str(w),
-            str(s.work / "ansible_plan.yml"),
-        ]
-        out.append(Case("20-step", "ansible-playbook", n, w, argv, aenv, cwd, after))
+        argv = [str(peers / "ansible-playbook"), "-i", inv_ini, "-f", w, str(s.work / "ansible_plan.yml")]
+        out.append(Case("20-step", "ansible-playbook", n, n, argv, aenv, cwd, after))
     return out
 
 
 def measure_rtt(s: Setup, n_exec: int = 30) -> dict[str, float]:
-    """Median round trip of one step on one open connection (one idle host): a new exec channel with
-    bare paramiko and with sealkit's Connection.run, and a line written to a running ``sh``."""
+    """Median round trip of one step on one open connection to one idle host (median of 3 processes
+    of ``n_exec`` steps each): a new exec channel with bare paramiko and with sealkit's
+    Connection.run, each without and with TCP_NODELAY, and ``/bin/true`` written to a running sh."""
     common = ["--key", str(s.key), "--known-hosts", str(s.known_hosts), "--rtt", str(n_exec), s.ips[0]]
     got = {}
     for name, script, extra in (
         ("paramiko", "_fanout_paramiko.py", []),
+        ("paramiko+nodelay", "_fanout_paramiko.py", ["--nodelay"]),
         ("sealkit", "_fanout_sealkit_plan.py", []),
+        ("sealkit+nodelay", "_fanout_sealkit_plan.py", ["--nodelay"]),
         ("sh", "_fanout_paramiko.py", ["--shell", "--cmd", "/bin/true"]),
     ):
         vals = []
         for _ in range(3):
-            out = subprocess.run(
+            res = subprocess.run(
                 [sys.executable, str(BENCH / script), *common, *extra],
                 capture_output=True,
                 text=True,
                 check=True,
                 env=s.env,
+                timeout=300,
             )
-            vals.append(json.loads(out.stdout)["rtt_median"])
+            vals.append(json.loads(res.stdout)["rtt_median"])
         got[name] = statistics.median(vals)
     return got
 
@@ -382,10 +404,11 @@ def measure_rtt(s: Setup, n_exec: int = 30) -> dict[str, float]:
 def table(
     cases: list[Case], rtts: dict[int, dict[str, float]], steps: int
 ) -> tuple[str, list[dict[str, object]]]:
-    by_key = {c.key: c for c in cases if c.runs}
+    by_key = {c.key: c for c in cases if c.runs and not c.failed}
     rows: list[dict[str, object]] = []
     for c in cases:
-        if not c.runs:
+        if c.failed or not c.runs:
+            rows.append({"case": c.section, "tool": c.tool, "N": c.n, "window": c.window, "failed": c.failed})
             continue
         floor = by_key.get(("fan-out", "paramiko floor", c.n, c.window)) or by_key.get(
             ("fan-out", "paramiko floor", c.n, c.n)
@@ -410,17 +433,23 @@ def table(
             row["x_target"] = round(c.median() / target, 2)
         rows.append(row)
     head = (
-        f"{'case':8} {'tool':25} {'N':>3} {'win':>3} {'median s':>8} {'min–max s':>12} {'cpu s':>6} "
+        f"{'case':8} {'tool':31} {'N':>3} {'win':>3} {'median s':>8} {'min–max s':>12} {'cpu s':>6} "
         f"{'sshd s':>6} {'others':>6} {'load1':>10} {'×floor':>6} {'×target':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
+        if "failed" in r:
+            lines.append(
+                f"{r['case']:8} {r['tool']:31} {r['N']:>3} {r['window']:>3} "
+                f"failed ({r['failed'] or 'no run'})"
+            )
+            continue
         runs = r["runs_s"]
         assert isinstance(runs, list)
         loads = r["load1"]
         assert isinstance(loads, list)
         lines.append(
-            f"{r['case']:8} {r['tool']:25} {r['N']:>3} {r['window']:>3} {r['median_s']:>8.2f} "
+            f"{r['case']:8} {r['tool']:31} {r['N']:>3} {r['window']:>3} {r['median_s']:>8.2f} "
             f"{f'{min(runs):.2f}–{max(runs):.2f}':>12} {r['cpu_s']:>6.2f} {r['lab_sshd_cpu_s']:>6.2f} "
             f"{r['others_cores']:>6.2f} {f'{min(loads):.2f}–{max(loads):.2f}':>10} "
             f"{r['x_floor'] if r['x_floor'] is not None else '':>6} {r.get('x_target', ''):>7}"
@@ -428,12 +457,16 @@ def table(
     for n, rt in sorted(rtts.items()):
         floor = by_key.get(("fan-out", "paramiko floor", n, n))
         if floor:
+            ms = {k: f"{v * 1e3:.1f} ms" for k, v in rt.items()}
             lines.append(
-                f"N={n}: one step on an open connection (idle host): new exec channel "
-                f"{rt['paramiko'] * 1e3:.1f} ms (sealkit Connection.run {rt['sealkit'] * 1e3:.1f} ms), "
-                f"/bin/true in a running sh {rt['sh'] * 1e3:.2f} ms; {steps}-step target = fan-out floor "
-                f"{floor.median():.2f} s + {steps} × {rt['paramiko'] * 1e3:.1f} ms = "
-                f"{floor.median() + steps * rt['paramiko']:.2f} s"
+                f"N={n}: one step on an open connection (idle host): new exec channel {ms['paramiko']} "
+                f"(+NODELAY {ms['paramiko+nodelay']}); sealkit Connection.run {ms['sealkit']} (+NODELAY "
+                f"{ms['sealkit+nodelay']}); /bin/true written to a running sh {rt['sh'] * 1e3:.2f} ms"
+            )
+            lines.append(
+                f"N={n}: {steps}-step target = fan-out floor {floor.median():.2f} s + {steps} × "
+                f"{ms['paramiko']} = {floor.median() + steps * rt['paramiko']:.2f} s (with NODELAY round "
+                f"trips: {floor.median() + steps * rt['paramiko+nodelay']:.2f} s)"
             )
         plan = by_key.get(("20-step", "paramiko floor", n, n))
         if floor and plan and steps > 1:
@@ -464,7 +497,14 @@ def main() -> int:
     ap.add_argument(
         "--max-load", type=float, default=1.0, help="wait until load1 is below this (default 1.0)"
     )
-    ap.add_argument("--load-wait", type=float, default=1200, help="give up waiting after this many s")
+    ap.add_argument(
+        "--load-wait", type=float, default=1200, help="wait at most this many s in all (default 1200)"
+    )
+    ap.add_argument(
+        "--machine-bashrc",
+        action="store_true",
+        help="give the hosts the machine's /root/.bashrc (pyenv init on every exec; default: /etc/skel's)",
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     ns = sorted(set(args.hosts))
@@ -503,28 +543,44 @@ def main() -> int:
     lab_cg = cgroups.Layout.detect().v2.base / cgroup_name(LAB_NAME)
     work = Path(tempfile.mkdtemp(prefix="sealkit-bench-fanout-"))
     try:
-        s = prepare(lab, work, ns, not args.skip_peers, args.steps)
+        hosts = lab.visible[:max_n]
+        if args.machine_bashrc:
+            set_bashrc(lab, hosts, Path("/root/.bashrc").read_text())
+            print("# hosts: the machine's /root/.bashrc (as lab hosts had it before fce806d)")
+        else:
+            skel = Path("/etc/skel/.bashrc")
+            set_bashrc(lab, hosts, skel.read_text() if skel.is_file() else "")
+            print("# hosts: /etc/skel/.bashrc as /root/.bashrc (a fresh Debian host's)")
+        s = prepare(lab, work, ns, not args.skip_peers, 0 if args.skip_plan else args.steps)
         timer = Timer(lab_cg, work / "logs")
         (work / "logs").mkdir()
-        by_n = {
-            n: [c for c in cases_for(s, n) if not (args.skip_plan and c.section == "20-step")] for n in ns
-        }
+        by_n = {n: cases_for(s, n) for n in ns}
         print(f"# warm-up (untimed, N={ns[0]}): every tool once; work dir {work}", flush=True)
         for c in by_n[ns[0]]:
             timer.run(c)
+        for n in ns:  # a tool that failed the warm-up is out for every N
+            for c in by_n[n]:
+                c.failed = next((w.failed for w in by_n[ns[0]] if w.tool == c.tool and w.failed), "")
         cases: list[Case] = []
         rtts: dict[int, dict[str, float]] = {}
+        budget = args.load_wait
         for n in ns:
-            now, waited = wait_for_load(args.max_load, args.load_wait, 30)
+            now, waited = wait_for_load(args.max_load, budget, 30)
+            budget = max(0.0, budget - waited)
             print(f"# N={n}: load1 {now:.2f} after waiting {waited:.0f}s", flush=True)
             if not args.skip_plan:
                 rtts[n] = measure_rtt(s)
+                print(f"  round trips: {json.dumps({k: round(v * 1e3, 2) for k, v in rtts[n].items()})} ms")
             for rep in range(args.repeat):
                 for c in by_n[n]:
-                    c.runs.append(timer.run(c))
-                    r = c.runs[-1]
+                    if c.failed:
+                        continue
+                    r = timer.run(c)
+                    if r is None:
+                        continue
+                    c.runs.append(r)
                     print(
-                        f"  [{rep + 1}/{args.repeat}] {c.section:8} {c.tool:25} N={n:<3} w={c.window:<3} "
+                        f"  [{rep + 1}/{args.repeat}] {c.section:8} {c.tool:31} N={n:<3} w={c.window:<3} "
                         f"{r.wall:6.2f}s cpu {r.cpu:5.2f}s sshd {r.lab_cpu:5.2f}s others {r.others:4.2f} "
                         f"load1 {r.load1:.2f}",
                         flush=True,

@@ -9,7 +9,7 @@ from sealkit.cli.render import emit
 
 
 def _options(app: App, *, dry_run: bool = False, force: bool = False):
-    from sealkit.engine.ops import Options
+    from sealkit.engine.options import Options
 
     return Options(
         runtime=app.runtime,

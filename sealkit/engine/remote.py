@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sealkit.cluster import Cluster, Host
-from sealkit.engine.session import Options, target_for
+from sealkit.engine.options import Options, target_for
 from sealkit.errors import ConnectError, StepFailed, UsageError
 from sealkit.ssh import Fleet, HostKeyPolicy
 from sealkit.state import ClusterState

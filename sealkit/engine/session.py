@@ -6,46 +6,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from sealkit import plugins
 from sealkit.builtin.preflight import FACTS_SCRIPT, parse_facts
 from sealkit.cluster import Cluster, Host
 from sealkit.context import ClusterContext, HostRef
+from sealkit.engine.options import Options, target_for
 from sealkit.errors import ConnectError, PluginError, UsageError
 from sealkit.pki.store import PKIStore
-from sealkit.ssh import Fleet, HostKeyPolicy, Target
+from sealkit.ssh import Fleet, HostKeyPolicy
 from sealkit.state import ClusterState
 
 log = logging.getLogger("sealkit.engine")
-
-
-@dataclass(frozen=True)
-class Options:
-    """Global options of one CLI invocation (or one library call)."""
-
-    runtime: str | None = None
-    cluster: str = "default"
-    concurrency: int = 32
-    strict_host_keys: bool = False
-    dry_run: bool = False
-    force: bool = False
-    output: str = "table"
-
-
-def target_for(host: Host) -> Target:
-    ssh = host.ssh
-    return Target(
-        address=host.ip,
-        port=host.port,
-        user=ssh.user,
-        password=ssh.passwd,
-        key_path=ssh.pk,
-        key_passphrase=ssh.pk_passwd,
-        sudo_password=ssh.sudo_passwd,
-        label=host.ip,
-    )
 
 
 def select_runtime(options: Options, cluster: Cluster, image_labels: dict[str, str]) -> str:

@@ -392,7 +392,11 @@ class Connection:
             return via.open_channel("direct-tcpip", (ep.hostname, ep.port), ("127.0.0.1", 0), timeout=timeout)
         if ep.proxy_command:
             return paramiko.ProxyCommand(ep.proxy_command)
-        return socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+        sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+        # paramiko leaves Nagle on: every exec would wait ~40 ms for the peer's delayed ACK
+        # (bench/fanout.py: 20 steps on 10 hosts 1.49 s -> 0.91 s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def _open_hop(self, ep: Endpoint, via: paramiko.Transport | None, *, jump: bool) -> paramiko.Transport:
         timeout = float(ep.connect_timeout or self.connect_timeout)
