@@ -279,6 +279,9 @@ class ClusterState:
         self.journal_path = self.dir / "journal.jsonl"
         self.lock_path = self.dir / "lock"
         self.journal = Journal(self.journal_path)
+        #: serialises read-modify-write of state files (applied.json) by the steps of one run, which
+        #: run on parallel threads: without it two workers joining at once lose one's "joined"
+        self.mutex = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ClusterState({self.name!r}, home={str(self.home)!r})"

@@ -414,14 +414,15 @@ def _mirror_config(ctx: ClusterContext, ip: str) -> None:
 
 
 def _mark_joined(ctx: ClusterContext, ip: str) -> None:
-    applied = Applied.load(ctx.state.dir)
     host = ctx.hosts[ip]
-    applied.hosts[ip] = AppliedHost(
-        roles=host.roles, hostname=host.hostname, joined=True, version=ctx.image_version
-    )
-    if host.is_master:
-        applied.initialized = True
-    applied.save(ctx.state.dir)
+    with ctx.state.mutex:
+        applied = Applied.load(ctx.state.dir)
+        applied.hosts[ip] = AppliedHost(
+            roles=host.roles, hostname=host.hostname, joined=True, version=ctx.image_version
+        )
+        if host.is_master:
+            applied.initialized = True
+        applied.save(ctx.state.dir)
 
 
 def _init(ctx: ClusterContext, ip: str) -> None:
@@ -513,10 +514,11 @@ def _upgrade(ctx: ClusterContext, ip: str, from_version: str, to_version: str) -
         from_version=from_version,
         to_version=to_version,
     )
-    applied = Applied.load(ctx.state.dir)
-    if ip in applied.hosts:
-        applied.hosts[ip].version = to_version
-        applied.save(ctx.state.dir)
+    with ctx.state.mutex:
+        applied = Applied.load(ctx.state.dir)
+        if ip in applied.hosts:
+            applied.hosts[ip].version = to_version
+            applied.save(ctx.state.dir)
 
 
 # ----------------------------------------------------------------------------------------- helpers

@@ -169,3 +169,24 @@ def test_plan_dict_lists_hosts_and_steps():
         "operation": "converge",
         "phases": [{"phase": "init", "mode": "serial", "steps": ["init @ 10.0.0.1"]}],
     }
+
+
+def test_hosts_joining_in_parallel_are_all_recorded(tmp_path):
+    """join-nodes runs on parallel threads; each marks its host joined in applied.json (a lost update
+    made the next `add` redo a worker's whole install)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from sealkit.engine import ops
+    from sealkit.engine.applied import Applied
+    from sealkit.state import ClusterState
+
+    state = ClusterState("c", tmp_path)
+    state.ensure()
+    ips = [f"10.0.0.{i}" for i in range(1, 41)]
+    hosts = {ip: SimpleNamespace(roles=["node"], hostname=f"h{ip}", is_master=False) for ip in ips}
+    ctx = SimpleNamespace(state=state, hosts=hosts, image_version="v1.30.4")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda ip: ops._mark_joined(ctx, ip), ips))
+    applied = Applied.load(state.dir)
+    assert sorted(ip for ip in ips if applied.joined(ip)) == sorted(ips)
