@@ -288,7 +288,9 @@ def test_failover_resync_without_restart(
         _wait("re-added master UP", lambda c=c: _status(c).get(f"{gone.ip}:{PORT}") == "UP")
         # every running service (sealkit-lb included) kept its PID and its start time
         assert _services(c) == services_before[w.ip]
-    time.sleep(2)
+    # the "after re-add" window below starts 3 s after the re-add: leave it at least 3 s of traffic
+    # however fast the reload went
+    time.sleep(max(2.0, t_readd + 6 - time.time()))
     records = client.stop()
     deleted = _summary(records, t_del, t_readd)
     readded = _summary(records, t_readd + 3, time.time())

@@ -1187,6 +1187,8 @@ class Runtime:
         """What an earlier kubeadm init/join left on the host."""
         out = host.conn.run(
             f"[ -e {KUBELET_CONF} ] && echo kubelet.conf; "
+            # a join killed before the TLS bootstrap finished leaves only this (its preflight refuses it)
+            f"[ -e {K8S_DIR}/bootstrap-kubelet.conf ] && echo bootstrap-kubelet.conf; "
             f'[ -n "$(ls -A {MANIFESTS} 2>/dev/null)" ] && echo manifests; '
             f'[ -n "$(ls -A {ETCD_DIR} 2>/dev/null)" ] && echo etcd-data; true',
             timeout=30,
