@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: where the cluster image's rootfs lives on every host (content-addressed copy, see engine.distribute)
 REMOTE_ROOT = "/var/lib/sealkit"
+#: present from the first rootfs push to reset: what sits in the runtime's directories is sealkit's
+INSTALLED_MARKER = f"{REMOTE_ROOT}/installed"
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,20 @@ def sealkit_install_certs(ctx: ClusterContext, host: HostRef, files: list[FileSp
 
 
 @hookspec
+def sealkit_update_cert_config(ctx: ClusterContext, host: HostRef) -> bool:
+    """Rewrite the runtime configuration from which the runtime mints its own serving certificates.
+
+    Why: some runtimes sign the apiserver's serving certificate themselves at start (k3s ``tls-san``, k0s
+    ``spec.api.sans``); new SANs reach them only through their configuration and a restart.
+    When: on ``cert renew`` and ``cert --alt-names``, after the certificate files are written, before any
+    restart.
+    Scope: per host; a host where the runtime is not installed yet is left alone.
+    Returns: True when a file changed, which restarts the host through ``sealkit_restart_after_certs``;
+    runtimes whose certificates sealkit signs in full need not implement it.
+    """
+
+
+@hookspec
 def sealkit_restart_after_certs(ctx: ClusterContext, host: HostRef) -> None:
     """Restart what must pick up renewed certificates on a host.
 

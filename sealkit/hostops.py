@@ -49,24 +49,20 @@ def systemctl(host: HostRef, *args: str, timeout: float = 300, check: bool = Tru
     return host.conn.run("systemctl " + " ".join(shlex.quote(a) for a in args), timeout=timeout, check=check)
 
 
-def start_or_restart(host: HostRef, unit: str, *, changed: bool, timeout: float = 600) -> None:
-    """Enable and start ``unit``; restart it only when its config or binary ``changed``."""
-    systemctl(host, "enable", unit, timeout=60)
-    if changed:
-        systemctl(host, "restart", unit, timeout=timeout)
-    else:
-        systemctl(host, "start", unit, timeout=timeout)
+def start_or_restart(
+    host: HostRef, unit: str, *, changed: bool, timeout: float = 600, wait_out_restarts: bool = False
+) -> None:
+    """Enable and start ``unit``; restart it only when its config or binary ``changed``.
 
-
-def start_until_active(host: HostRef, unit: str, *, changed: bool, timeout: float = 600) -> None:
-    """Like :func:`start_or_restart`, for services that may exit on a transient condition and are
-    restarted by systemd (``Restart=always``): a failed start is waited out until the unit is active.
-
-    Why: joining an etcd member right after another is refused by etcd ("unhealthy cluster") until
-    every member has been connected for a few seconds; k3s then exits and systemd starts it again.
+    ``wait_out_restarts``: for services that may exit on a transient condition and are restarted by
+    systemd (``Restart=always``), a failed start is waited out until the unit is active. Why: joining an
+    etcd member right after another is refused by etcd ("unhealthy cluster") until every member has been
+    connected for a few seconds; k3s then exits and systemd starts it again.
     """
     systemctl(host, "enable", unit, timeout=60)
-    res = systemctl(host, "restart" if changed else "start", unit, timeout=timeout, check=False)
+    res = systemctl(
+        host, "restart" if changed else "start", unit, timeout=timeout, check=not wait_out_restarts
+    )
     if res.rc == 0:
         return
     q = shlex.quote(unit)

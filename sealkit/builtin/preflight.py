@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from sealkit.context import INSTALLED_MARKER
 from sealkit.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ FACTS_SCRIPT = "; ".join(
         "echo free_mb=$(df -Pm /var/lib 2>/dev/null | awk 'NR==2{print $4}')",
         "echo listening=$( (ss -Hltn 2>/dev/null || true) | awk '{print $4}' | sed 's/.*://' "
         "| sort -un | tr '\\n' ,)",
-        "test -e /var/lib/sealkit/installed && echo sealkit_installed=1 || true",
+        f"test -e {INSTALLED_MARKER} && echo sealkit_installed=1 || true",
         "for p in /etc/kubernetes/admin.conf /etc/rancher/k3s/k3s.yaml /var/lib/k0s/pki/ca.crt; do "
         "test -e $p && echo foreign=$p; done; true",
     ]

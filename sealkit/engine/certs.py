@@ -92,6 +92,7 @@ def check(options: Options) -> list[dict[str, Any]]:
             if layout is None:
                 continue
             paths = [c.cert_path for c in layout.certs] + [c.cert_path for c in layout.cas if c.cert_path]
+            paths += layout.minted
             for path in sorted(set(paths)):
                 res = host.conn.run(f"cat {path}", check=False, timeout=30)
                 if res.rc != 0:
@@ -148,12 +149,14 @@ def add_alt_names(options: Options, names: list[str]) -> dict[str, Any]:
 
 
 def _distribute_and_restart(ctx: ClusterContext) -> None:
-    """Write changed files on every host; restart what the runtime says, one master at a time."""
+    """Write changed files and runtime cert config on every host; restart those that changed, masters
+    first and one at a time."""
     changed: list[HostRef] = []
     for host in ctx.hosts.values():
         files = render_host(ctx, host)
         sent = [host.conn.put(f.content, f.path, mode=f.mode) for f in files]
-        if any(sent):
+        rewritten = ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=host)
+        if any(sent) or any(rewritten):
             changed.append(host)
     for host in sorted(changed, key=lambda h: (not h.is_master, h.ip)):
         log.info("restarting components on %s for new certificates", host.ip)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from sealkit.context import INSTALLED_MARKER, REMOTE_ROOT
 from sealkit.errors import SealkitError, StepFailed
 from sealkit.state import atomic_write
 
@@ -118,8 +119,10 @@ def plan_transfer(local: dict[str, Entry], remote: dict[str, str], sizes: dict[s
 
 def _probe_script(root: str) -> str:
     q = shlex.quote(root)
+    # the marker goes first: from here on, files under the runtime's dirs are ours, so a re-run after a
+    # failure does not mistake them for a foreign cluster in preflight
     return (
-        f"mkdir -p {q} && cd {q} && rm -rf .sealkit-staging.* && "
+        f"mkdir -p {q} {REMOTE_ROOT} && touch {INSTALLED_MARKER} && cd {q} && rm -rf .sealkit-staging.* && "
         f"(cat {MANIFEST_NAME} 2>/dev/null || echo '{{}}') && echo '---sizes---' && "
         "find . -type f ! -name '.sealkit-*' -printf '%P\\t%s\\n'"
     )
@@ -264,9 +267,9 @@ def _write_tar(
 def remove_rootfs(ctx: ClusterContext, host: HostRef) -> None:
     """Reset: the rootfs copy and sealkit's marker files go away."""
     host.conn.run(
-        f"rm -rf {shlex.quote(ctx.remote_rootfs)} /var/lib/sealkit/installed && "
+        f"rm -rf {shlex.quote(ctx.remote_rootfs)} {INSTALLED_MARKER} && "
         # whatever a plugin left under it stays visible (and `sealkit reset` tests catch it)
-        "if [ -d /var/lib/sealkit ]; then rmdir --ignore-fail-on-non-empty /var/lib/sealkit; fi"
+        f"if [ -d {REMOTE_ROOT} ]; then rmdir --ignore-fail-on-non-empty {REMOTE_ROOT}; fi"
     )
 
 

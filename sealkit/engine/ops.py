@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shlex
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -378,15 +377,8 @@ def _first_result(ctx: ClusterContext, hook: str, **kwargs: Any) -> Any:
 
 def _push_rootfs(ctx: ClusterContext, ips: list[str], image: images.ResolvedImage) -> None:
     """The rootfs to every host in ``ips`` at once, so hosts relay it to each other (the controller's
-    uplink carries it about once) instead of the controller sending one copy per host."""
-
-    def mark(ip: str) -> None:
-        # the marker goes first: from here on, files under the runtime's dirs are ours, so a re-run
-        # after a failure does not mistake them for a foreign cluster in preflight
-        ctx.hosts[ip].conn.run("mkdir -p /var/lib/sealkit && touch /var/lib/sealkit/installed", timeout=60)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(len(ips), ctx.fleet.concurrency))) as pool:
-        list(pool.map(mark, ips))
+    uplink carries it about once) instead of the controller sending one copy per host. The probe
+    leaves sealkit's install marker on each host first."""
     distribute.push_rootfs_many(ctx, {ip: image.rootfs_for(ctx.hosts[ip].arch) for ip in ips})
     for ip in ips:
         host = ctx.hosts[ip]

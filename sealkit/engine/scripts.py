@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sealkit.errors import CheckFailed, ImageError, StepFailed
+from sealkit.ssh.quoting import env_on_stdin
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef
@@ -87,7 +88,8 @@ def script_for(labels: dict[str, str], kind: str, rootfs: Path) -> str | None:
 def run_script(ctx: ClusterContext, host: HostRef, kind: str, rel: str) -> None:
     """Run one lifecycle script on a host; a failure names the host, the script and its last output."""
     root = shlex.quote(ctx.remote_rootfs)
-    res = host.conn.run(f"cd {root} && sh {shlex.quote(rel)}", env=dict(ctx.env), check=False, timeout=1800)
+    cmd, env = env_on_stdin(f"cd {root} && sh {shlex.quote(rel)}", ctx.env)
+    res = host.conn.run(cmd, stdin=env, check=False, timeout=1800)
     if res.rc == 0:
         return
     tail = (res.stderr or res.stdout).strip().splitlines()[-3:]

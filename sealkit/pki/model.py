@@ -220,12 +220,17 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class Layout:
-    """Everything the PKI must put on one host, as a runtime's ``cert_layout`` describes it."""
+    """Everything the PKI must put on one host, as a runtime's ``cert_layout`` describes it.
+
+    ``minted`` names certificate files the runtime signs itself with these CAs (k3s, k0s): sealkit never
+    writes them, but ``cert check`` reads them, so a short-lived leaf cannot hide behind a long-lived CA.
+    """
 
     cas: tuple[CASpec, ...] = ()
     certs: tuple[CertSpec, ...] = ()
     kubeconfigs: tuple[KubeconfigSpec, ...] = ()
     keypairs: tuple[KeyPairSpec, ...] = ()
+    minted: tuple[str, ...] = ()
 
     def paths(self) -> list[str]:
         """Every host path this layout writes (used to detect two specs writing the same file)."""
@@ -245,6 +250,7 @@ class Layout:
             self.certs + other.certs,
             self.kubeconfigs + other.kubeconfigs,
             self.keypairs + other.keypairs,
+            self.minted + other.minted,
         )
 
 

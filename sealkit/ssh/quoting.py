@@ -27,10 +27,7 @@ def join(argv: list[str]) -> str:
     return " ".join(quote(a) for a in argv)
 
 
-def with_env(cmd: str, env: Mapping[str, str] | None) -> str:
-    """Prefix ``cmd`` with ``export``; values show in ``ps``, so never pass secrets here."""
-    if not env:
-        return cmd
+def _assignments(env: Mapping[str, str]) -> list[str]:
     parts = []
     for name, value in env.items():
         if not _ENV_NAME.match(name):
@@ -39,7 +36,24 @@ def with_env(cmd: str, env: Mapping[str, str] | None) -> str:
                 hint="use letters, digits and '_' and do not start with a digit",
             )
         parts.append(f"{name}={quote(str(value))}")
-    return f"export {' '.join(parts)}; {cmd}"
+    return parts
+
+
+def with_env(cmd: str, env: Mapping[str, str] | None) -> str:
+    """Prefix ``cmd`` with ``export``; values show in ``ps``, so never pass secrets here."""
+    if not env:
+        return cmd
+    return f"export {' '.join(_assignments(env))}; {cmd}"
+
+
+def env_on_stdin(cmd: str, env: Mapping[str, str]) -> tuple[str, bytes]:
+    """``cmd`` that first sources ``env`` from stdin, and the bytes to send there.
+
+    The values never reach a command line, so ``ps`` on the host cannot show them (``-e`` may carry
+    secrets); ``cmd`` itself then reads an exhausted stdin.
+    """
+    script = "".join(f"{a}\n" for a in _assignments(env)).encode()
+    return f"set -a; . /dev/stdin; set +a; {cmd}", script
 
 
 def sudo_wrap(cmd: str, *, password: bool) -> str:

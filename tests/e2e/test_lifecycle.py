@@ -102,6 +102,7 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     assert {n["version"].split("+")[0] for n in nodes.values()} == {V_NEW}, nodes
     certs = sk("cert", "check").out
     assert certs, "cert check listed no certificates"
+    assert [c for c in certs if c["days_left"] is None] == []  # every listed file is on its host
     assert min(int(c["days_left"]) for c in certs) >= NINETY_NINE_YEARS
 
     # skipping back is refused, before any host is touched
@@ -217,22 +218,7 @@ def test_adding_and_deleting_a_master_updates_every_workers_lb(runtime, fresh_la
     assert m2.hostname not in kubectl_nodes(tmp_path / "admin.conf")
 
 
-_RUNTIME_MINTS_SERVING_CERT = pytest.mark.xfail(
-    strict=True,
-    reason="known bug: k3s and k0s mint the apiserver serving certificate themselves from tls-san / "
-    "api.sans, which `cert --alt-names` does not rewrite yet — open in issue 5",
-)
-
-
-@pytest.mark.parametrize(
-    "runtime",
-    [
-        pytest.param("k3s", marks=_RUNTIME_MINTS_SERVING_CERT),
-        "kubeadm",
-        pytest.param("k0s", marks=_RUNTIME_MINTS_SERVING_CERT),
-        "binary",
-    ],
-)
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_alt_names_added_to_a_live_cluster_verify(runtime, fresh_lab, images_home, tmp_path):
     """`cert --alt-names` on a running cluster: the apiserver then presents a certificate that a client
     connecting as the new name verifies against the cluster CA (from our admin kubeconfig)."""

@@ -7,6 +7,7 @@ Contract points:
   * /etc/k0s/k0s.yaml (k0s.k0sproject.io/v1beta1 ClusterConfig; -c to pick another, missing
     explicit file is an error), spec.api.{address,externalAddress,sans,port,k0sApiPort},
     spec.storage.{type etcd|kine, etcd.peerAddress, etcd.extraArgs}, spec.network.serviceCIDR,
+  * leaf lifetimes: spec.api.ca / spec.storage.etcd.ca .certificatesExpireAfter (default 8760h),
   * PKI under <data-dir>/pki (default /var/lib/k0s/pki); a pre-placed ca.crt+ca.key is used,
   * join tokens are base64(gzip(kubeconfig)) holding a bootstrap token: worker tokens point at
     the API (6443), controller tokens at the k0s API (9443) which hands out the CA and adds the
@@ -29,6 +30,7 @@ import http.server
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -127,6 +129,23 @@ def kube_version(version: str) -> str:
 # ---- configuration --------------------------------------------------------------------------
 
 
+DEFAULT_CERT_EXPIRY = "8760h"
+_CERT_EXPIRY = re.compile(r"(?:[0-9]+[hms])+")
+
+
+def expire_after_days(ca: Any, where: str) -> int:
+    """`<where>.certificatesExpireAfter` (a Go duration; h/m/s units here) → whole days, ≥ 1."""
+    if not isinstance(ca, dict):
+        raise Fail(f"failed to load config: {where} must be a mapping, got {ca!r}")
+    value = ca.get("certificatesExpireAfter", DEFAULT_CERT_EXPIRY)
+    if not isinstance(value, str) or not _CERT_EXPIRY.fullmatch(value):
+        raise Fail(
+            f"failed to load config: {where}.certificatesExpireAfter: invalid duration {value!r} "
+            f'(want a Go duration in h/m/s units, e.g. "8760h")'
+        )
+    return max(int(fakelib.parse_duration(value) // 86400), 1)
+
+
 def load_config(path: str, explicit: bool) -> dict[str, Any]:
     """ClusterConfig with k0s' defaults for the fields the fake uses."""
     spec: dict[str, Any] = {}
@@ -161,7 +180,11 @@ def load_config(path: str, explicit: bool) -> dict[str, Any]:
     net.setdefault("serviceCIDR", "10.96.0.0/12")
     net.setdefault("podCIDR", "10.244.0.0/16")
     net.setdefault("clusterDomain", "cluster.local")
-    return {"api": api, "storage": storage, "network": net, "raw": spec}
+    leaf_days = {
+        "kubernetes": expire_after_days(api.get("ca") or {}, "spec.api.ca"),
+        "etcd": expire_after_days(etcd.get("ca") or {}, "spec.storage.etcd.ca"),
+    }
+    return {"api": api, "storage": storage, "network": net, "leafDays": leaf_days, "raw": spec}
 
 
 def extra_args_dict(value: Any) -> dict[str, str]:
@@ -254,19 +277,20 @@ class Pki:
             except ValueError:
                 dns.append(s)
         issue = fakelib.issue_cert
+        kdays, edays = cfg["leafDays"]["kubernetes"], cfg["leafDays"]["etcd"]
         issue(
             self.p("ca.crt"),
             self.p("ca.key"),
             self.p("server.crt"),
             self.p("server.key"),
-            fakelib.CertSpec("kube-apiserver", dns=tuple(dns), ips=tuple(ips), server=True),
+            fakelib.CertSpec("kube-apiserver", dns=tuple(dns), ips=tuple(ips), server=True, days=kdays),
         )
         issue(
             self.p("ca.crt"),
             self.p("ca.key"),
             self.p("k0s-api.crt"),
             self.p("k0s-api.key"),
-            fakelib.CertSpec("k0s-api", dns=tuple(dns), ips=tuple(ips), server=True),
+            fakelib.CertSpec("k0s-api", dns=tuple(dns), ips=tuple(ips), server=True, days=kdays),
         )
         if not os.path.exists(self.p("admin.crt")) or not fakelib.verify_chain(
             self.p("ca.crt"), self.p("admin.crt")
@@ -276,7 +300,7 @@ class Pki:
                 self.p("ca.key"),
                 self.p("admin.crt"),
                 self.p("admin.key"),
-                fakelib.CertSpec("kubernetes-admin", ("system:masters",), client=True),
+                fakelib.CertSpec("kubernetes-admin", ("system:masters",), client=True, days=kdays),
             )
         peer = cfg["storage"]["etcd"]["peerAddress"]
         eips = tuple(dict.fromkeys(["127.0.0.1", peer]))
@@ -286,7 +310,9 @@ class Pki:
                 self.p("etcd/ca.key"),
                 self.p(f"etcd/{base}.crt"),
                 self.p(f"etcd/{base}.key"),
-                fakelib.CertSpec(node, dns=("localhost", node), ips=eips, server=True, client=True),
+                fakelib.CertSpec(
+                    node, dns=("localhost", node), ips=eips, server=True, client=True, days=edays
+                ),
             )
         if not os.path.exists(self.p("apiserver-etcd-client.crt")):
             issue(
@@ -294,7 +320,7 @@ class Pki:
                 self.p("etcd/ca.key"),
                 self.p("apiserver-etcd-client.crt"),
                 self.p("apiserver-etcd-client.key"),
-                fakelib.CertSpec("apiserver-etcd-client", client=True),
+                fakelib.CertSpec("apiserver-etcd-client", client=True, days=edays),
             )
         host = api["address"] if api.get("onlyBindToAddress") else "localhost"
         fakelib.write_file(

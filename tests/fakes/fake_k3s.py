@@ -9,6 +9,8 @@ same join protocol (GET /cacerts, token CA-hash check, basic-auth supervisor end
 /v1-k3s/server-bootstrap and /v1-k3s/client-kubelet.crt, node-password secrets), and for
 --cluster-init a REAL etcd (Debian's /usr/bin/etcd, TLS + client-cert auth, like k3s' embedded
 one) that joining servers become members of. Instead of kube-apiserver it serves `fakeapi`.
+Every leaf it signs (server/tls, etcd, supervisor-issued agent certs) lives for
+$CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS days (default 365), as dynamiclistener's leaves do.
 
 Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|certificate|
 secrets-encrypt|check-config` exit 1 saying so.
@@ -23,6 +25,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -223,6 +226,24 @@ def log(level: str, msg: str) -> None:
 
 class Fatal(fakelib.FakeError):
     """k3s' `level=fatal` exit."""
+
+
+CERT_DAYS_ENV = "CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS"
+
+
+def leaf_days() -> int:
+    """Days until NotAfter of every leaf k3s signs (rancher/dynamiclistener cert.NewSignedCert).
+
+    The server process' environment decides (the unit loads /etc/default/k3s), also for the agent
+    certs its supervisor signs. Unset/empty → 365. Stricter than real k3s (which logs and falls
+    back): anything but a positive whole number is fatal (openssl cannot sign a 0-day leaf).
+    """
+    raw = os.environ.get(CERT_DAYS_ENV, "")
+    if raw == "":
+        return 365
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
+        raise Fatal(f"invalid {CERT_DAYS_ENV}={raw!r}: want a positive whole number of days (e.g. 365)")
+    return int(raw)
 
 
 # ---- tokens ---------------------------------------------------------------------------------
@@ -551,13 +572,15 @@ class Supervisor:
                 "127.0.0.1",
                 *[i for i in h.headers.get(f"{PROGRAM}-Node-IP", "").split(",") if i],
             ]
-            spec = fakelib.CertSpec(node, dns=(node, "localhost"), ips=tuple(ips), server=True)
+            spec = fakelib.CertSpec(
+                node, dns=(node, "localhost"), ips=tuple(ips), server=True, days=leaf_days()
+            )
             ca, key = self.p.t("server-ca.crt"), self.p.t("server-ca.key")
         elif what == "client-kubelet.crt":
-            spec = fakelib.CertSpec(f"system:node:{node}", ("system:nodes",), client=True)
+            spec = fakelib.CertSpec(f"system:node:{node}", ("system:nodes",), client=True, days=leaf_days())
             ca, key = self.p.t("client-ca.crt"), self.p.t("client-ca.key")
         else:
-            spec = fakelib.CertSpec("system:kube-proxy", client=True)
+            spec = fakelib.CertSpec("system:kube-proxy", client=True, days=leaf_days())
             ca, key = self.p.t("client-ca.crt"), self.p.t("client-ca.key")
         cert = fakelib.sign_csr(ca, key, csr, spec)
         h.send_bytes(200, cert + fakelib.read_bytes(ca), "text/plain")
@@ -646,16 +669,17 @@ def etcd_binary() -> str:
 def ensure_etcd_certs(p: Paths, ip: str, name: str) -> None:
     ips = tuple(dict.fromkeys(["127.0.0.1", ip]))
     dns = ("localhost", name)
+    days = leaf_days()
     wanted = {
         "server-client": (
             "server-ca",
-            fakelib.CertSpec("etcd-server", dns=dns, ips=ips, server=True, client=True),
+            fakelib.CertSpec("etcd-server", dns=dns, ips=ips, server=True, client=True, days=days),
         ),
         "peer-server-client": (
             "peer-ca",
-            fakelib.CertSpec("etcd-peer", dns=dns, ips=ips, server=True, client=True),
+            fakelib.CertSpec("etcd-peer", dns=dns, ips=ips, server=True, client=True, days=days),
         ),
-        "client": ("server-ca", fakelib.CertSpec("etcd-client", client=True)),
+        "client": ("server-ca", fakelib.CertSpec("etcd-client", client=True, days=days)),
     }
     for base, (ca, spec) in wanted.items():
         crt = p.e(base + ".crt")
@@ -1061,12 +1085,13 @@ def issue_server_certs(args: fakelib.ParsedArgs, p: Paths, ips: list[str], name:
     for extra in (args.get("advertise-address"), args.get("bind-address")):
         if extra and extra != "0.0.0.0":
             ip_list.append(extra)
+    days = leaf_days()
     fakelib.issue_cert(
         p.t("server-ca.crt"),
         p.t("server-ca.key"),
         p.t("serving-kube-apiserver.crt"),
         p.t("serving-kube-apiserver.key"),
-        fakelib.CertSpec(PROGRAM, (PROGRAM,), tuple(dns), tuple(ip_list), server=True),
+        fakelib.CertSpec(PROGRAM, (PROGRAM,), tuple(dns), tuple(ip_list), server=True, days=days),
     )
     admin = p.t("client-admin.crt")
     if not (os.path.exists(admin) and fakelib.verify_chain(p.t("client-ca.crt"), admin)):
@@ -1075,7 +1100,7 @@ def issue_server_certs(args: fakelib.ParsedArgs, p: Paths, ips: list[str], name:
             p.t("client-ca.key"),
             admin,
             p.t("client-admin.key"),
-            fakelib.CertSpec("system:admin", ("system:masters",), client=True),
+            fakelib.CertSpec("system:admin", ("system:masters",), client=True, days=days),
         )
     ctrl = p.t(f"client-{PROGRAM}-controller.crt")
     if not (os.path.exists(ctrl) and fakelib.verify_chain(p.t("client-ca.crt"), ctrl)):
@@ -1084,7 +1109,7 @@ def issue_server_certs(args: fakelib.ParsedArgs, p: Paths, ips: list[str], name:
             p.t("client-ca.key"),
             ctrl,
             p.t(f"client-{PROGRAM}-controller.key"),
-            fakelib.CertSpec(f"system:{PROGRAM}-controller", client=True),
+            fakelib.CertSpec(f"system:{PROGRAM}-controller", client=True, days=days),
         )
 
 
@@ -1146,6 +1171,7 @@ def run_server(argv: list[str], version: str) -> int:
     args = parse_command(fs, argv)
     p = Paths(args.get("data-dir") or "/var/lib/rancher/k3s")
     log("info", f"Starting {PROGRAM} {version} ({FAKE_MARK})")
+    leaf_days()  # a bad CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS is fatal before anything is written
     token = Token.parse(read_token_arg(args, "token", "token-file"))
     agent_token = Token.parse(read_token_arg(args, "agent-token", "agent-token-file")).password
     join = args.get("server") or ""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import bundle, fake_k0s, fakeapi, fakelib
+from tests.fakes import bundle, fake_k0s, fake_k3s, fakeapi, fakelib
 
 HERE = Path(__file__).resolve().parent
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -34,6 +34,12 @@ KUBECTL = "/usr/bin/kubectl"
 needs_kubectl = pytest.mark.skipif(not os.path.exists(KUBECTL), reason="no /usr/bin/kubectl")
 needs_etcd = pytest.mark.skipif(not shutil.which("etcd"), reason="no etcd binary")
 needs_openssl = pytest.mark.skipif(not shutil.which("openssl"), reason="no openssl CLI")
+DAY = 86400.0
+
+
+def days_left(cert: Path) -> float:
+    """Days from now until the certificate's NotAfter."""
+    return (fakelib.cert_info(cert.read_text()).not_after - time.time()) / DAY
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,6 +582,7 @@ class K3s:
         root.mkdir(parents=True, exist_ok=True)
         self.log = root / "k3s.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_env: dict[str, str] = {}
 
     def path(self, p: str) -> Path:
         return self.root / p.lstrip("/")
@@ -585,6 +592,7 @@ class K3s:
             "SEALKIT_FAKE_ROOT": str(self.root),
             "SEALKIT_FAKE_JOIN_TIMEOUT": "20",
             "HOME": str(self.root),
+            **self.extra_env,
         }
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -870,6 +878,51 @@ def test_k3s_uses_preplaced_custom_ca(tmp_path: Path, procs: Procs) -> None:
     assert fakelib.verify_chain(str(tls / "client-ca.crt"), str(tls / "client-admin.crt"))
     assert mode(srv.path("/etc/rancher/k3s/k3s.yaml")) == 0o600
     assert srv.client().request("GET", "/api/v1/nodes")["items"] == []  # --disable-agent
+
+
+def test_k3s_leaf_days_reads_cattle_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    var = fake_k3s.CERT_DAYS_ENV
+    assert var == "CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS"
+    monkeypatch.delenv(var, raising=False)
+    assert fake_k3s.leaf_days() == 365
+    for value, days in (("", 365), ("36500", 36500), ("1", 1), ("0400", 400)):
+        monkeypatch.setenv(var, value)
+        assert fake_k3s.leaf_days() == days
+    for bad in ("abc", "-1", "+5", "1.5", " 30", "30d", "0"):
+        monkeypatch.setenv(var, bad)
+        with pytest.raises(fake_k3s.Fatal, match=var):
+            fake_k3s.leaf_days()
+
+
+@needs_openssl
+@pytest.mark.parametrize(("value", "low", "high"), [("36500", 99 * 365.25, 36501), ("", 364, 366)])
+def test_k3s_leaves_honour_cert_expiration_days(
+    value: str, low: float, high: float, tmp_path: Path, procs: Procs
+) -> None:
+    srv = K3s(tmp_path, loopback(35), procs)
+    srv.extra_env = {fake_k3s.CERT_DAYS_ENV: value}  # "" = unset (k3s' default: 365 days)
+    port = fakeapi.free_port(srv.ip)
+    srv.start("server", "--bind-address", srv.ip, "--node-ip", srv.ip, "--https-listen-port", str(port))
+    srv.wait_up()
+    tls = srv.path("/var/lib/rancher/k3s/server/tls")
+    agent = srv.path("/var/lib/rancher/k3s/agent")
+    # server leaves, and the agent certs the server's supervisor signs
+    for cert in (
+        tls / "serving-kube-apiserver.crt",
+        tls / "client-admin.crt",
+        agent / "client-kubelet.crt",
+        agent / "serving-kubelet.crt",
+    ):
+        assert low <= days_left(cert) <= high, cert
+
+
+def test_k3s_refuses_bad_cert_expiration_days(tmp_path: Path, procs: Procs) -> None:
+    k = K3s(tmp_path, loopback(36), procs)
+    k.extra_env = {fake_k3s.CERT_DAYS_ENV: "ten"}
+    out = k.run("server", "--bind-address", k.ip, "--node-ip", k.ip)
+    assert out.returncode == 1
+    assert "CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS" in out.stderr and "'ten'" in out.stderr
+    assert not (tmp_path / "var/lib/rancher/k3s/server/tls").exists()
 
 
 @needs_openssl
@@ -1291,7 +1344,11 @@ def test_kubeadm_init_join_upgrade_reset(tmp_path: Path, procs: Procs) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def k0s_config(ip: str, port: int, api_port: int, storage: str = "etcd") -> str:
+def k0s_config(ip: str, port: int, api_port: int, storage: str = "etcd", expire_after: str = "") -> str:
+    api_ca = etcd_ca = ""
+    if expire_after:  # spec.api.ca / spec.storage.etcd.ca .certificatesExpireAfter
+        api_ca = f"\n    ca:\n      certificatesExpireAfter: {expire_after}"
+        etcd_ca = f"\n      ca:\n        certificatesExpireAfter: {expire_after}"
     etcd = (
         f"""    etcd:
       peerAddress: {ip}
@@ -1301,6 +1358,8 @@ def k0s_config(ip: str, port: int, api_port: int, storage: str = "etcd") -> str:
         if storage == "etcd"
         else ""
     )
+    if etcd_ca:
+        etcd = (etcd or "    etcd:") + etcd_ca
     return f"""apiVersion: k0s.k0sproject.io/v1beta1
 kind: ClusterConfig
 metadata:
@@ -1310,7 +1369,7 @@ spec:
     address: {ip}
     port: {port}
     k0sApiPort: {api_port}
-    onlyBindToAddress: true
+    onlyBindToAddress: true{api_ca}
   storage:
     type: {storage}
 {etcd}
@@ -1318,12 +1377,14 @@ spec:
 
 
 class K0sHost:
-    def __init__(self, root: Path, ip: str, procs: Procs, storage: str = "etcd") -> None:
+    def __init__(
+        self, root: Path, ip: str, procs: Procs, storage: str = "etcd", expire_after: str = ""
+    ) -> None:
         self.root, self.ip, self.procs = root, ip, procs
         self.port, self.api_port = fakeapi.free_port(ip), fakeapi.free_port(ip)
         cfg = root / "etc/k0s/k0s.yaml"
         cfg.parent.mkdir(parents=True, exist_ok=True)
-        cfg.write_text(k0s_config(ip, self.port, self.api_port, storage))
+        cfg.write_text(k0s_config(ip, self.port, self.api_port, storage, expire_after))
         self.log = root / "k0s.log"
 
     def env(self) -> dict[str, str]:
@@ -1435,3 +1496,53 @@ def test_k0s_worker_and_controller_join(tmp_path: Path, procs: Procs) -> None:
         assert names == {"ctl-1", "wk-1"}
     members = json.loads(first.run("etcd", "member-list").stdout)["members"]
     assert len(members) == 2
+
+
+def test_k0s_expire_after_days_parses_go_durations() -> None:
+    assert fake_k0s.expire_after_days({}, "spec.api.ca") == 365  # default 8760h
+    for value, days in (("876000h", 36500), ("8760h0m0s", 365), ("48h59m", 2), ("1h", 1), ("90s", 1)):
+        assert fake_k0s.expire_after_days({"certificatesExpireAfter": value}, "spec.api.ca") == days
+    for bad in ("8760", "365d", "1.5h", "5ms", "-1h", "", " 8760h", 8760, None):
+        with pytest.raises(fake_k0s.Fail, match=r"spec\.storage\.etcd\.ca\.certificatesExpireAfter"):
+            fake_k0s.expire_after_days({"certificatesExpireAfter": bad}, "spec.storage.etcd.ca")
+    with pytest.raises(fake_k0s.Fail, match="must be a mapping"):
+        fake_k0s.expire_after_days("876000h", "spec.api.ca")
+
+
+def test_k0s_config_accepts_ca_keys_and_refuses_bad_durations(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "k0s.yaml"
+    cfg_file.write_text(k0s_config("127.0.0.1", 6443, 9443, expire_after="876000h"))
+    cfg = fake_k0s.load_config(str(cfg_file), True)
+    assert cfg["leafDays"] == {"kubernetes": 36500, "etcd": 36500}
+    assert cfg["storage"]["etcd"]["peerAddress"] == "127.0.0.1"  # the ca key sits beside it
+    cfg_file.write_text(k0s_config("127.0.0.1", 6443, 9443))
+    assert fake_k0s.load_config(str(cfg_file), True)["leafDays"] == {"kubernetes": 365, "etcd": 365}
+    cfg_file.write_text(k0s_config("127.0.0.1", 6443, 9443, storage="kine", expire_after="100y"))
+    with pytest.raises(fake_k0s.Fail, match=r"failed to load config: spec\.api\.ca.*'100y'"):
+        fake_k0s.load_config(str(cfg_file), True)
+
+
+@needs_openssl
+def test_k0s_pki_default_leaf_lifetime(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "k0s.yaml"
+    cfg_file.write_text(k0s_config("127.0.0.1", 6443, 9443, storage="kine"))
+    pki = fake_k0s.Pki(str(tmp_path / "data"))
+    pki.ensure_cas()
+    pki.leafs(fake_k0s.load_config(str(cfg_file), True), "node-1")
+    for rel in ("server.crt", "k0s-api.crt", "admin.crt", "etcd/server.crt", "apiserver-etcd-client.crt"):
+        assert 364 <= days_left(Path(pki.p(rel))) <= 366, rel
+
+
+@needs_openssl
+def test_k0s_controller_honours_certificates_expire_after(tmp_path: Path, procs: Procs) -> None:
+    bad = K0sHost(tmp_path / "bad", loopback(85), procs, storage="kine", expire_after="365d")
+    out = bad.run("controller", "--single")
+    assert out.returncode == 1
+    assert "spec.api.ca.certificatesExpireAfter: invalid duration '365d'" in out.stderr
+    assert not (tmp_path / "bad/var/lib/k0s/pki").exists()
+
+    h = K0sHost(tmp_path / "ok", loopback(86), procs, storage="kine", expire_after="876000h")
+    h.wait_running(h.daemon("controller", "--single"))
+    pki = tmp_path / "ok/var/lib/k0s/pki"
+    for rel in ("server.crt", "k0s-api.crt", "admin.crt", "etcd/server.crt", "etcd/peer.crt"):
+        assert 99 * 365.25 <= days_left(pki / rel) <= 36501, rel

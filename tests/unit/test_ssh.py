@@ -41,6 +41,7 @@ from sealkit.ssh import (
     with_env,
 )
 from sealkit.ssh.config import parse_jump_spec
+from sealkit.ssh.quoting import env_on_stdin
 
 SSHD = "/usr/sbin/sshd"
 WAIT = 20.0  # deadlock guard for event waits; never asserted on
@@ -76,6 +77,18 @@ def test_with_env_exports_quoted_values_and_rejects_bad_names() -> None:
     assert out.decode() == "x y|it's $HOME"
     with pytest.raises(UsageError):
         with_env("true", {"BAD NAME": "x"})
+
+
+def test_env_on_stdin_keeps_values_off_the_command_line() -> None:
+    secret = "pa ss'$HOME\nword"
+    cmd, data = env_on_stdin(
+        'printf %s "$TOKEN|$B"; sh -c \'printf "|%s" "$TOKEN"\'', {"TOKEN": secret, "B": "b"}
+    )
+    assert "pa ss" not in cmd and "TOKEN=" not in cmd
+    out = subprocess.run(["sh", "-c", cmd], input=data, capture_output=True, check=True).stdout
+    assert out.decode() == f"{secret}|b|{secret}"  # exported: child processes see it too
+    with pytest.raises(UsageError):
+        env_on_stdin("true", {"BAD NAME": "x"})
 
 
 def test_sudo_wrap_quotes_once_and_reads_password_from_stdin() -> None:

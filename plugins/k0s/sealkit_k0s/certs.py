@@ -7,10 +7,11 @@ joining later receive the CAs from the first one; the identical files are writte
 controller so each can be checked against the controller's CA. Workers get nothing: their ``ca.crt``
 comes with the join token.
 
-What this does NOT change: k0s mints its leaves itself, for ``spec.api.ca.certificatesExpireAfter``
-and ``spec.storage.etcd.ca.certificatesExpireAfter`` (default 8760h = 1 year). The k0s plugin must
-set both to the cluster's certificate validity (100 years = 876000h) in ``k0s.yaml`` so leaves live
-as long as ours.
+k0s mints its leaves itself, for ``spec.api.ca.certificatesExpireAfter`` and
+``spec.storage.etcd.ca.certificatesExpireAfter`` (default 8760h = 1 year); the k0s plugin sets both to
+the cluster's certificate validity (100 years = 876000h) in ``k0s.yaml``. The leaves it mints on
+controllers are listed as ``minted`` so ``cert check`` reads their expiry from the hosts. Workers'
+kubelet certificates are left out: the kubelet rotates them itself.
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ ETCD_CA = CASpec("etcd-ca", "etcd-ca", f"{PKI}/etcd/ca.crt", f"{PKI}/etcd/ca.key
 SA = KeyPairSpec("sa", f"{PKI}/sa.key", f"{PKI}/sa.pub")
 
 
+# leaves k0s signs with those CAs on a controller
+MINTED = tuple(
+    f"{PKI}/{name}.crt"
+    for name in ("server", "k0s-api", "admin", "apiserver-etcd-client", "etcd/server", "etcd/peer")
+)
+
+
 def cert_layout(ctx: LayoutInput) -> Layout:
-    """Controllers: the three CAs and the SA key pair; workers: nothing."""
+    """Controllers: the three CAs and the SA key pair, and the leaves k0s mints; workers: nothing."""
     if not ctx.is_master:
         return Layout()
-    return Layout(cas=(CA, FRONT_PROXY_CA, ETCD_CA), keypairs=(SA,))
+    return Layout(cas=(CA, FRONT_PROXY_CA, ETCD_CA), keypairs=(SA,), minted=MINTED)

@@ -445,12 +445,21 @@ class Runtime:
         return parse_version(res.stdout) if res.rc == 0 else None
 
     @hookimpl
+    def sealkit_update_cert_config(self, ctx: ClusterContext, host: HostRef) -> bool:
+        """Controllers where k0s is installed: re-render k0s.yaml, whose ``spec.api.sans`` and
+        ``certificatesExpireAfter`` k0s mints its leaves from."""
+        if not host.is_master:
+            return False
+        if host.conn.run(f"test -s {CONFIG}", check=False, timeout=30).rc != 0:
+            return False
+        return self._write_config(ctx, host)
+
+    @hookimpl
     def sealkit_restart_after_certs(self, ctx: ClusterContext, host: HostRef) -> None:
-        """Controllers: re-render k0s.yaml (SANs may have changed) and restart, which makes k0s
-        re-mint its leaves. Workers hold nothing sealkit signs: left alone."""
+        """Controllers: restart, which makes k0s re-mint its leaves from the CA and k0s.yaml.
+        Workers hold nothing sealkit signs: left alone."""
         if not host.is_master:
             return
-        self._write_config(ctx, host)
         hostops.systemctl(host, "restart", CONTROLLER_UNIT, timeout=READY_TIMEOUT)
         self._wait_api(host)
 

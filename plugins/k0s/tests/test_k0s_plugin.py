@@ -232,14 +232,27 @@ def test_joining_controller_layout_still_names_the_cluster_ca(tmp_path):
     assert files and all(f.path.startswith("/var/lib/k0s/pki/") for f in files)
 
 
-def test_restart_after_certs_rerenders_sans_on_controllers_only(tmp_path):
+def test_new_sans_rewrite_k0s_yaml_on_installed_controllers_only(tmp_path):
     ctx = _ctx(tmp_path)
-    master, worker = ctx.first_master, ctx.hosts["10.0.0.4"]
+    master, fresh, worker = ctx.first_master, ctx.hosts["10.0.0.2"], ctx.hosts["10.0.0.4"]
+    fresh.conn.answer(r"test -s /etc/k0s/k0s.yaml", 1)
+    # what init wrote on the installed controller
+    master.conn.put(k0s.render_config(k0s.cluster_config(ctx, master)).encode(), k0s.CONFIG, mode=0o600)
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=master) == [False]
     ctx.cluster.certs = replace(ctx.cluster.certs, extra_sans=["new.example.com"])
-    ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=master)
-    ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=worker)
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=master) == [True]
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=fresh) == [False]
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=worker) == [False]
     sans = yaml.safe_load(master.conn.files[k0s.CONFIG][0])["spec"]["api"]["sans"]
     assert "new.example.com" in sans
+    assert k0s.CONFIG not in fresh.conn.files and worker.conn.files == {}
+
+
+def test_restart_after_certs_restarts_controllers_only(tmp_path):
+    ctx = _ctx(tmp_path)
+    master, worker = ctx.first_master, ctx.hosts["10.0.0.4"]
+    ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=master)
+    ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=worker)
     assert "systemctl restart k0scontroller.service" in master.conn.commands
     assert worker.conn.commands == []
 

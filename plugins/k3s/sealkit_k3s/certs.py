@@ -11,11 +11,11 @@ every server; the identical files are written on every server so any of them can
 the controller's CA (a joining server whose files match the datastore's is unaffected). Agents get
 nothing.
 
-What this does NOT change: k3s mints its leaf certificates itself, valid 365 days, and renews them
-only when it starts within 90 days of expiry (or on ``k3s certificate rotate``). A k3s node that
-runs for a year without a restart serves expired certificates — the k3s plugin must restart k3s
-(servers one at a time) before that, e.g. on every ``sealkit apply`` and from a periodic timer;
-``cert check`` should report the leaf expiry read from the hosts. The secure join token's CA hash is
+k3s mints its leaf certificates itself, for 365 days unless ``CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS``
+says otherwise (the plugin sets it to the Clusterfile's validity in the units' environment), and
+renews them only when it starts within 90 days of expiry (or on ``k3s certificate rotate``). The
+leaves it mints are listed as ``minted`` so ``cert check`` reads their expiry from the hosts: a
+one-year leaf cannot hide behind a hundred-year CA. The secure join token's CA hash is
 the SHA-256 of ``server-ca.crt`` as written here, so the controller can compute
 ``K10<hash>::server:<secret>`` without asking a server.
 """
@@ -40,9 +40,20 @@ SERVICE_KEY = KeyPairSpec("sa", f"{TLS}/service.key")
 
 CAS = (SERVER_CA, CLIENT_CA, REQUEST_HEADER_CA, ETCD_SERVER_CA, ETCD_PEER_CA)
 
+AGENT = "/var/lib/rancher/k3s/agent"
+# leaves k3s signs with those CAs and keeps until a start within 90 days of their expiry
+MINTED_ON_SERVERS = (
+    f"{TLS}/serving-kube-apiserver.crt",
+    f"{TLS}/client-admin.crt",
+    f"{TLS}/etcd/server-client.crt",
+    f"{TLS}/etcd/peer-server-client.crt",
+)
+MINTED_ON_EVERY_NODE = (f"{AGENT}/client-kubelet.crt", f"{AGENT}/serving-kubelet.crt")
+
 
 def cert_layout(ctx: LayoutInput) -> Layout:
-    """Servers: the five CAs and service.key; agents: nothing (the token pins the server CA)."""
+    """Servers: the five CAs and service.key; agents: nothing to place (the token pins the server CA).
+    Both list the leaves k3s mints there."""
     if not ctx.is_master:
-        return Layout()
-    return Layout(cas=CAS, keypairs=(SERVICE_KEY,))
+        return Layout(minted=MINTED_ON_EVERY_NODE)
+    return Layout(cas=CAS, keypairs=(SERVICE_KEY,), minted=MINTED_ON_SERVERS + MINTED_ON_EVERY_NODE)

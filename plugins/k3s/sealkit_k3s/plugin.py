@@ -22,6 +22,7 @@ import yaml
 
 from sealkit import hostops
 from sealkit.context import Endpoint, RuntimeInfo
+from sealkit.errors import StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit.pki.model import Layout
 from sealkit_k3s import certs
@@ -38,6 +39,8 @@ TOKEN_FILE = "/var/lib/sealkit/k3s/token"
 SERVER_UNIT = "k3s.service"
 AGENT_UNIT = "k3s-agent.service"
 AIRGAP_DIR = f"{DATA_DIR}/agent/images"
+# read by the units (EnvironmentFile=-/etc/default/%N)
+ENV_FILES = {SERVER_UNIT: "/etc/default/k3s", AGENT_UNIT: "/etc/default/k3s-agent"}
 READY_TIMEOUT = 300
 
 _UNIT = """\
@@ -73,10 +76,10 @@ def unit_text(mode: str) -> str:
     return _UNIT.format(bin=BIN, mode=mode)
 
 
-def server_config(ctx: ClusterContext, host: HostRef, *, first: bool) -> dict[str, object]:
-    """``config.yaml`` of a server; pure, so it is checked by unit tests against k3s's flag names."""
+def server_sans(ctx: ClusterContext, host: HostRef) -> list[str]:
+    """``tls-san`` of a server: k3s adds these to the serving certificate of its listener on 6443."""
     ep = ctx.endpoint()
-    sans = sorted(
+    return sorted(
         {
             ep.host,
             host.ip,
@@ -85,6 +88,11 @@ def server_config(ctx: ClusterContext, host: HostRef, *, first: bool) -> dict[st
             *(m.ip for m in ctx.cluster.masters),
         }
     )
+
+
+def server_config(ctx: ClusterContext, host: HostRef, *, first: bool) -> dict[str, object]:
+    """``config.yaml`` of a server; pure, so it is checked by unit tests against k3s's flag names."""
+    sans = server_sans(ctx, host)
     cfg: dict[str, object] = {
         "node-ip": host.ip,
         "node-name": host.name,
@@ -110,6 +118,15 @@ def agent_config(ctx: ClusterContext, host: HostRef) -> dict[str, object]:
         "node-ip": host.ip,
         "node-name": host.name,
     }
+
+
+def unit_env(ctx: ClusterContext) -> str:
+    """The units' environment: the lifetime of every leaf k3s signs (rancher/dynamiclistener reads
+    ``CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS``; unset, k3s leaves last 365 days)."""
+    return (
+        "# written by sealkit (runtime k3s)\n"
+        f"CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS={ctx.cluster.certs.validity_days}\n"
+    )
 
 
 def join_token(ctx: ClusterContext) -> str:
@@ -167,8 +184,9 @@ class Runtime:
     def _start(self, ctx: ClusterContext, host: HostRef, cfg: dict[str, object], mode: str) -> None:
         unit = SERVER_UNIT if mode == "server" else AGENT_UNIT
         changed = hostops.write_file(host, CONFIG, _dump(cfg), 0o600)
+        changed = hostops.write_file(host, ENV_FILES[unit], unit_env(ctx), 0o644) or changed
         changed = hostops.write_unit(host, unit, unit_text(mode)) or changed
-        hostops.start_until_active(host, unit, changed=changed, timeout=READY_TIMEOUT)
+        hostops.start_or_restart(host, unit, changed=changed, timeout=READY_TIMEOUT, wait_out_restarts=True)
 
     def _wait_node(self, ctx: ClusterContext, server: HostRef, node: HostRef) -> None:
         hostops.wait_until(
@@ -226,6 +244,7 @@ class Runtime:
             "/var/lib/sealkit/k3s",
             "/run/flannel",
             "/var/lib/cni",
+            *ENV_FILES.values(),
         )
         host.conn.run(
             f"rm -f {BIN} /usr/local/bin/k3s.sealkit-new; "
@@ -263,9 +282,40 @@ class Runtime:
         return words[2] if len(words) > 2 and words[1] == "version" else res.stdout.strip()
 
     @hookimpl
+    def sealkit_update_cert_config(self, ctx: ClusterContext, host: HostRef) -> bool:
+        """Installed hosts: the leaf lifetime in the unit's environment; servers also get the current
+        SANs in ``tls-san`` of their ``config.yaml``.
+
+        Only that key is rewritten: the rest (``cluster-init`` or ``server``) describes how the server
+        joined, which a SAN change must not alter. k3s adds configured SANs to its listener certificate
+        when it starts, so the restart that follows a change serves the new names.
+        """
+        res = host.conn.run(f"cat {CONFIG}", check=False, timeout=30)
+        if res.rc != 0 or not res.stdout.strip():
+            return False  # k3s is not installed here (yet): its install writes both files
+        unit = SERVER_UNIT if host.is_master else AGENT_UNIT
+        changed = hostops.write_file(host, ENV_FILES[unit], unit_env(ctx), 0o644)
+        if not host.is_master:
+            return changed
+        cfg = yaml.safe_load(res.stdout)
+        if not isinstance(cfg, dict):
+            raise StepFailed(
+                f"{CONFIG} is not a YAML mapping",
+                host=host.ip,
+                step="cert config",
+                hint=f"fix or remove {CONFIG}, then re-run",
+            )
+        cfg["tls-san"] = server_sans(ctx, host)
+        return hostops.write_file(host, CONFIG, _dump(cfg), 0o600) or changed
+
+    @hookimpl
     def sealkit_restart_after_certs(self, ctx: ClusterContext, host: HostRef) -> None:
         unit = SERVER_UNIT if host.is_master else AGENT_UNIT
         hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)
+        if host.is_master:
+            hostops.wait_until(
+                host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
+            )
 
     @hookimpl
     def sealkit_host_checks(self, ctx: ClusterContext) -> list[str]:

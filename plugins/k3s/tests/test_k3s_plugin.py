@@ -115,3 +115,66 @@ def test_reset_removes_what_was_installed(tmp_path):
         "k3s-agent.service",
     ):
         assert path in joined
+
+
+def test_new_sans_rewrite_only_tls_san_of_installed_servers(tmp_path):
+    from dataclasses import replace
+
+    ctx = _ctx(tmp_path)
+    joined, fresh, agent = ctx.hosts["10.0.0.2"], ctx.hosts["10.0.0.3"], ctx.hosts["10.0.0.4"]
+    installed = k3s._dump(k3s.server_config(ctx, joined, first=False))
+    joined.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 0, installed)
+    fresh.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 1)
+    joined.conn.put(installed.encode(), k3s.CONFIG, mode=0o600)
+    joined.conn.put(k3s.unit_env(ctx).encode(), "/etc/default/k3s", mode=0o644)
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=joined) == [False]
+
+    ctx.cluster.certs = replace(ctx.cluster.certs, extra_sans=["new.example"])
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=joined) == [True]
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=fresh) == [False]
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=agent) == [False]
+    after = yaml.safe_load(joined.conn.files[k3s.CONFIG][0])
+    before = yaml.safe_load(installed)
+    assert "new.example" in after["tls-san"]
+    assert {k: v for k, v in after.items() if k != "tls-san"} == {
+        k: v for k, v in before.items() if k != "tls-san"
+    }
+    assert after["server"] == "https://10.0.0.1:6443" and "cluster-init" not in after
+    assert joined.conn.files[k3s.CONFIG][1] == 0o600
+    assert fresh.conn.files == {} and agent.conn.files == {}  # not installed there
+
+
+def test_restart_after_certs_waits_for_the_server_before_the_next(tmp_path):
+    ctx = _ctx(tmp_path)
+    server = ctx.first_master
+    ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=server)
+    restart = server.conn.commands.index("systemctl restart k3s.service")
+    assert any("readyz" in c for c in server.conn.commands[restart + 1 :])
+
+
+def test_leaf_lifetime_reaches_the_units_environment(tmp_path):
+    from dataclasses import replace
+
+    ctx = _ctx(tmp_path)
+    ctx.pki.render(ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ctx.first_master))
+    agent = ctx.hosts["10.0.0.4"]
+    ctx.pm.hook.sealkit_join_node(ctx=ctx, host=agent)
+    env = agent.conn.files["/etc/default/k3s-agent"][0].decode()
+    assert f"CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS={ctx.cluster.certs.validity_days}\n" in env
+    assert "EnvironmentFile=-/etc/default/%N" in k3s.unit_text("agent")
+
+    agent.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 0, "node-name: host-3\n")
+    ctx.cluster.certs = replace(ctx.cluster.certs, validity_days=3650)
+    assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=agent) == [True]
+    assert b"=3650\n" in agent.conn.files["/etc/default/k3s-agent"][0]
+    assert agent.conn.files[k3s.CONFIG][0].decode().count("tls-san") == 0
+
+
+def test_cert_check_reads_the_leaves_k3s_mints(tmp_path):
+    ctx = _ctx(tmp_path)
+    server = ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ctx.first_master)
+    agent = ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ctx.hosts["10.0.0.4"])
+    assert "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt" in server.minted
+    assert "/var/lib/rancher/k3s/agent/client-kubelet.crt" in agent.minted
+    assert not set(server.minted) & set(server.paths())  # read, never written
+    assert ctx.pki.render(agent) == []
