@@ -244,6 +244,19 @@ def sealkit_update_cert_config(ctx: ClusterContext, host: HostRef) -> bool:
     """
 
 
+@hookspec(firstresult=True)
+def sealkit_renew_minted_certs(ctx: ClusterContext, host: HostRef) -> bool | None:
+    """Make the runtime sign anew the leaves it mints itself on a host (``Layout.minted``), and serve them.
+
+    Why: ``cert renew`` re-signs what sealkit signed; leaves a runtime mints (k3s, k0s) are renewed only
+    by that runtime, typically by removing them while it is stopped and starting it again.
+    When: on ``cert renew``, after sealkit's own files are written; masters first, one at a time.
+    Scope: per host whose layout lists minted leaves.
+    Returns: True when the leaves were renewed and the runtime restarted (``sealkit_restart_after_certs``
+    is then not called for that host); firstresult — the runtime answers.
+    """
+
+
 @hookspec
 def sealkit_restart_after_certs(ctx: ClusterContext, host: HostRef) -> None:
     """Restart what must pick up renewed certificates on a host.

@@ -49,7 +49,9 @@ def cert_check(app: App) -> None:
 @output_option
 @pass_app
 def cert_renew(app: App, new_keys: bool) -> None:
-    """Re-sign every leaf certificate, distribute, restart what must restart (one master at a time)."""
+    """Re-sign every leaf certificate, distribute, restart what must restart (one master at a time).
+
+    Leaves the runtime mints itself (k3s, k0s) are signed anew by the runtime, always with new keys."""
     from sealkit.engine import certs
 
     emit(certs.renew(_options(app), new_keys=new_keys), app.output)

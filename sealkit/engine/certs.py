@@ -130,8 +130,8 @@ def renew(options: Options, *, new_keys: bool) -> dict[str, Any]:
         _connect(ctx, saved.hosts, tolerate=False)
         layouts = [lay for h in ctx.hosts.values() if (lay := host_layout(ctx, h)) is not None]
         renewed = ctx.pki.renew(layouts, new_keys=new_keys, validity_days=saved.certs.validity_days)
-        _distribute_and_restart(ctx)
-        return {"renewed": renewed, "new_keys": new_keys}
+        minted = _distribute_and_restart(ctx, renew_minted=True)
+        return {"renewed": renewed, "new_keys": new_keys, "renewed_by_runtime": minted}
 
 
 def add_alt_names(options: Options, names: list[str]) -> dict[str, Any]:
@@ -148,16 +148,27 @@ def add_alt_names(options: Options, names: list[str]) -> dict[str, Any]:
         return {"extra_sans": extra}
 
 
-def _distribute_and_restart(ctx: ClusterContext) -> None:
-    """Write changed files and runtime cert config on every host; restart those that changed, masters
-    first and one at a time."""
-    changed: list[HostRef] = []
+def _distribute_and_restart(ctx: ClusterContext, *, renew_minted: bool = False) -> dict[str, list[str]]:
+    """Write changed files and runtime cert config on every host; then, masters first and one at a time,
+    let the runtime renew the leaves it mints (``renew_minted``) or restart the hosts that changed.
+    Returns the minted leaves the runtime renewed, per host."""
+    changed: set[str] = set()
+    minted: dict[str, tuple[str, ...]] = {}
     for host in ctx.hosts.values():
+        layout = host_layout(ctx, host)
+        if layout is not None and layout.minted and renew_minted:
+            minted[host.ip] = layout.minted
         files = render_host(ctx, host)
         sent = [host.conn.put(f.content, f.path, mode=f.mode) for f in files]
         rewritten = ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=host)
         if any(sent) or any(rewritten):
-            changed.append(host)
-    for host in sorted(changed, key=lambda h: (not h.is_master, h.ip)):
-        log.info("restarting components on %s for new certificates", host.ip)
-        ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=host)
+            changed.add(host.ip)
+    renewed: dict[str, list[str]] = {}
+    for host in sorted(ctx.hosts.values(), key=lambda h: (not h.is_master, h.ip)):
+        if host.ip in minted and ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=host):
+            log.info("%s: the runtime renewed the certificates it mints", host.ip)
+            renewed[host.ip] = list(minted[host.ip])
+        elif host.ip in changed:
+            log.info("restarting components on %s for new certificates", host.ip)
+            ctx.pm.hook.sealkit_restart_after_certs(ctx=ctx, host=host)
+    return renewed

@@ -12,14 +12,32 @@ one) that joining servers become members of. Instead of kube-apiserver it serves
 Every leaf it signs (server/tls, etcd, supervisor-issued agent certs) lives for
 $CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS days (default 365), as dynamiclistener's leaves do.
 
-Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|certificate|
-secrets-encrypt|check-config` exit 1 saying so.
+`k3s certificate rotate [--data-dir|-d DIR] [--config|-c FILE] [--service|-s NAME[,NAME]...]
+[--debug]` works like the real one (docs.k3s.io/cli/certificate; data-dir also from config.yaml):
+services admin, api-server, controller-manager, scheduler, k3s-controller, k3s-server,
+cloud-controller, etcd, auth-proxy, kubelet, kube-proxy (any other name → exit 1); none given →
+all of them on a server (`<data-dir>/server` exists), kubelet/kube-proxy/k3s-controller on an
+agent. It copies server/tls to server/tls-<unix time> and the selected agent files into it by base
+name (agent-only node: into agent/tls-<unix time>), then deletes the selected services' leaf
+certs+keys (client-*, serving-kube-apiserver.*, etcd/{client,server-client,peer-server-client}.*,
+dynamic-cert.json for api-server/k3s-server,
+agent/{client-kubelet,serving-kubelet,client-kube-proxy,client-k3s-controller}.*) and NEVER a CA
+(*-ca.*, etcd/*-ca.*), service.key or request-header-ca; the next `server`/`agent` start issues
+the missing leaves again (new keys, current $CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS, same CAs).
+Stricter than real k3s (whose docs only say "stop K3s first"): it refuses (exit 1) while a `k3s
+server|agent` of the same data dir runs. The fake detects that by the one file it writes that real
+k3s does not: `<data-dir>/.fake-k3s.lock`, flock'ed shared by every running server/agent (held
+until the process exits, even when killed) and exclusively by `certificate rotate`.
+
+Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|
+secrets-encrypt|check-config` and `k3s certificate check|rotate-ca` exit 1 saying so.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import glob
 import hashlib
 import ipaddress
@@ -34,6 +52,7 @@ import sys
 import threading
 import time
 import urllib.error
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,6 +203,16 @@ AGENT_FLAGS = [
     F("cluster-secret", env=("K3S_CLUSTER_SECRET",), hidden=True),
 ]
 
+# k3s pkg/cli/cmds/certs.go: `certificate rotate` (ServicesFlag is a comma-splitting slice)
+CERT_ROTATE_FLAGS = [
+    F("debug", "bool", env=("K3S_DEBUG",)),
+    F("config", aliases=("c",), default="/etc/rancher/k3s/config.yaml", env=("K3S_CONFIG_FILE",)),
+    F("log", aliases=("l",)),
+    F("alsologtostderr", "bool"),
+    F("data-dir", aliases=("d",)),
+    F("service", "slice", aliases=("s",), split_commas=True),
+]
+
 DISABLE_ITEMS = ("coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes")
 SUBCOMMANDS = (
     "server",
@@ -212,6 +241,7 @@ COMMANDS:
    agent            Run node agent
    kubectl          Run kubectl
    token            Manage bootstrap tokens
+   certificate      Manage K3s certificates
 
 GLOBAL OPTIONS:
    --debug        (logging) Turn on debug logs [$K3S_DEBUG]
@@ -357,6 +387,9 @@ def parse_command(fs: fakelib.FlagSet, argv: list[str]) -> fakelib.ParsedArgs:
 # ---- paths ----------------------------------------------------------------------------------
 
 
+RUNNING_LOCK = ".fake-k3s.lock"  # fake-only: marks a running server/agent of this data dir
+
+
 class Paths:
     """Where real k3s keeps things (all absolute paths redirected under $SEALKIT_FAKE_ROOT)."""
 
@@ -369,12 +402,57 @@ class Paths:
         self.etcd_data = os.path.join(self.db, "etcd")
         self.agent = os.path.join(self.data, "agent")
         self.cred = os.path.join(self.server, "cred")
+        self.lock = os.path.join(self.data, RUNNING_LOCK)
 
     def t(self, name: str) -> str:
         return os.path.join(self.tls, name)
 
     def e(self, name: str) -> str:
         return os.path.join(self.etcd_tls, name)
+
+
+# ---- "is k3s running on this data dir?" (fake-only marker, see the module docstring) --------
+
+_RUNNING_LOCKS: list[Any] = []  # open lock files of this process: kept until it exits
+
+
+def hold_running_lock(p: Paths, role: str) -> None:
+    """Hold <data-dir>/.fake-k3s.lock shared for the life of this server/agent process.
+
+    flock dies with the process (also on SIGKILL), so a crashed k3s leaves no stale marker; the
+    descriptor is not inherited by etcd (Python opens it close-on-exec). Blocks while a
+    `certificate rotate` holds it exclusively, as starting k3s mid-rotation must not race it.
+    """
+    os.makedirs(p.data, mode=0o700, exist_ok=True)
+    fh = open(p.lock, "a+")  # noqa: SIM115 - held open until the process exits
+    fcntl.flock(fh, fcntl.LOCK_SH)
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()} {role}\n")
+    fh.flush()
+    _RUNNING_LOCKS.append(fh)
+
+
+@contextlib.contextmanager
+def stopped_lock(p: Paths) -> Iterator[None]:
+    """Hold the data dir's lock exclusively; Fatal while a k3s server/agent holds it."""
+    if not os.path.isdir(p.data):
+        yield
+        return
+    with open(p.lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = (fh.read().strip().splitlines() or ["?"])[-1]
+            raise Fatal(
+                f"{PROGRAM} is running on data dir {p.data} (pid/role {holder}): stop it first "
+                f"(systemctl stop {PROGRAM} / {PROGRAM}-agent), then rotate certificates"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # Files a joining server receives (k3s' bootstrap data, by field name → path under server/).
@@ -1178,6 +1256,7 @@ def run_server(argv: list[str], version: str) -> int:
     ips = args.get("node-ip") or [fakelib.default_ip()]
     name = (args.get("node-name") or fakelib.hostname()).lower()
     os.makedirs(p.server, mode=0o700, exist_ok=True)
+    hold_running_lock(p, "server")
     stop = threading.Event()
     fakelib.install_term_handler(stop)
     etcd: EmbeddedEtcd | None = None
@@ -1350,6 +1429,7 @@ def run_agent(argv: list[str], version: str) -> int:
         raise Fatal("--token is required")
     stop = threading.Event()
     fakelib.install_term_handler(stop)
+    hold_running_lock(p, "agent")
     cacerts = fetch_cacerts(server, token)
     run_agent_part(args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop)
     log("info", f"{PROGRAM} agent is up and running")
@@ -1378,6 +1458,138 @@ def run_token(argv: list[str]) -> int:
         return 0
     sys.stderr.write(f"k3s token {' '.join(argv[:1])}: not implemented by the {FAKE_MARK}\n")
     return 1
+
+
+# ---- k3s certificate (pkg/cli/cert, pkg/util/services) -------------------------------------
+
+CERT_USAGE = f"""NAME:
+   k3s certificate - Manage K3s certificates ({FAKE_MARK})
+
+USAGE:
+   k3s certificate command [command options] [arguments...]
+
+COMMANDS:
+   rotate     Rotate K3s component certificates on disk
+"""
+
+AGENT_SERVICES = ("kube-proxy", "kubelet", f"{PROGRAM}-controller")
+SERVER_SERVICES = (
+    "admin",
+    "api-server",
+    "controller-manager",
+    "scheduler",
+    f"{PROGRAM}-controller",
+    f"{PROGRAM}-server",
+    "cloud-controller",
+    "etcd",
+    "auth-proxy",
+)
+ALL_SERVICES = (*SERVER_SERVICES, "kubelet", "kube-proxy")
+
+
+def _pair(base: str) -> list[str]:
+    return [base + ".crt", base + ".key"]
+
+
+# service → its leaf files, relative to the data dir (never a CA, service.key, request-header-ca)
+SERVICE_FILES: dict[str, list[str]] = {
+    "admin": _pair("server/tls/client-admin"),
+    "api-server": [
+        *_pair("server/tls/client-kube-apiserver"),
+        *_pair("server/tls/serving-kube-apiserver"),
+        "server/tls/dynamic-cert.json",
+    ],
+    "controller-manager": _pair("server/tls/client-controller"),
+    "scheduler": _pair("server/tls/client-scheduler"),
+    "etcd": [
+        *_pair("server/tls/etcd/client"),
+        *_pair("server/tls/etcd/server-client"),
+        *_pair("server/tls/etcd/peer-server-client"),
+    ],
+    "cloud-controller": _pair(f"server/tls/client-{PROGRAM}-cloud-controller"),
+    f"{PROGRAM}-controller": [
+        *_pair(f"server/tls/client-{PROGRAM}-controller"),
+        *_pair(f"agent/client-{PROGRAM}-controller"),
+    ],
+    f"{PROGRAM}-server": ["server/tls/dynamic-cert.json"],
+    "auth-proxy": _pair("server/tls/client-auth-proxy"),
+    "kubelet": [
+        "server/tls/client-kubelet.key",
+        "server/tls/serving-kubelet.key",
+        *_pair("agent/client-kubelet"),
+        *_pair("agent/serving-kubelet"),
+    ],
+    "kube-proxy": [*_pair("server/tls/client-kube-proxy"), *_pair("agent/client-kube-proxy")],
+}
+
+
+def rotate_certificates(p: Paths, services: list[str], debug: bool = False) -> str:
+    """Back up, then delete the services' leaves; returns the backup dir (k3s cert.rotate).
+
+    Like k3s, the selected agent files are copied into the backup dir by their base name.
+    """
+    if not services:
+        if os.path.isdir(p.server):
+            log("info", "Server detected, rotating agent and server certificates")
+            services = list(ALL_SERVICES)
+        else:
+            log("info", "Agent detected, rotating agent certificates")
+            services = list(AGENT_SERVICES)
+    services = list(dict.fromkeys(services))
+    stamp = f"tls-{int(time.time())}"
+    if os.path.isdir(p.tls):
+        backup = os.path.join(p.server, stamp)
+        shutil.copytree(p.tls, backup, symlinks=True, dirs_exist_ok=True)
+    else:
+        backup = os.path.join(p.agent, stamp)
+    for svc in services:
+        for rel in SERVICE_FILES[svc]:
+            path = os.path.join(p.data, rel)
+            if rel.startswith("agent/") and os.path.isfile(path):
+                os.makedirs(backup, mode=0o700, exist_ok=True)
+                shutil.copy2(path, os.path.join(backup, os.path.basename(rel)))
+    for svc in services:
+        log("info", f"Rotating certificates for {svc} service")
+        for rel in SERVICE_FILES[svc]:
+            path = os.path.join(p.data, rel)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                if debug:
+                    log("debug", f"file {path} is deleted")
+    return backup
+
+
+def run_certificate_rotate(argv: list[str]) -> int:
+    fs = fakelib.FlagSet(CERT_ROTATE_FLAGS)
+    args = parse_command(fs, argv)
+    services = args.get("service") or []
+    for svc in services:
+        if svc not in ALL_SERVICES:
+            raise Fatal(f"service {svc} is not recognized")
+    p = Paths(args.get("data-dir") or "/var/lib/rancher/k3s")
+    with stopped_lock(p):
+        backup = rotate_certificates(p, services, bool(args.get("debug")))
+    log(
+        "info",
+        f"Successfully backed up certificates to {backup}, please restart {PROGRAM} server or "
+        f"agent to rotate certificates",
+    )
+    return 0
+
+
+def run_certificate(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help", "h"):
+        print(CERT_USAGE)
+        return 0
+    if argv[0] == "rotate":
+        return run_certificate_rotate(argv[1:])
+    if argv[0] in ("check", "rotate-ca"):
+        sys.stderr.write(f"k3s certificate {argv[0]}: not implemented by the {FAKE_MARK}\n")
+        return 1
+    if argv[0].startswith("-"):
+        raise fakelib.FlagError(f"flag provided but not defined: -{argv[0].lstrip('-').split('=')[0]}")
+    sys.stderr.write(f"No help topic for '{argv[0]}'\n")
+    return 3
 
 
 def main(argv: list[str], version: str) -> int:
@@ -1421,6 +1633,8 @@ def main(argv: list[str], version: str) -> int:
             return run_kubectl(sub)
         if cmd == "token":
             return run_token(sub)
+        if cmd == "certificate":
+            return run_certificate(sub)
         if cmd in ("help", "h"):
             print(USAGE)
             return 0

@@ -925,6 +925,150 @@ def test_k3s_refuses_bad_cert_expiration_days(tmp_path: Path, procs: Procs) -> N
     assert not (tmp_path / "var/lib/rancher/k3s/server/tls").exists()
 
 
+K3S_CA_FILES = (
+    "server-ca.crt",
+    "server-ca.key",
+    "client-ca.crt",
+    "client-ca.key",
+    "request-header-ca.crt",
+    "request-header-ca.key",
+    "service.key",
+)
+
+
+def rotated_backup(out: subprocess.CompletedProcess[str]) -> Path:
+    """The backup dir named by `k3s certificate rotate`'s last log line."""
+    marker = "Successfully backed up certificates to "
+    assert out.returncode == 0, out.stderr
+    line = next(ln for ln in out.stderr.splitlines() if marker in ln)
+    return Path(line.split(marker, 1)[1].split(",", 1)[0])
+
+
+@needs_openssl
+def test_k3s_certificate_rotate_then_restart_reissues_leaves(tmp_path: Path, procs: Procs) -> None:
+    srv = K3s(tmp_path, loopback(37), procs)
+    srv.extra_env = {fake_k3s.CERT_DAYS_ENV: ""}  # unset: 365-day leaves
+    port = fakeapi.free_port(srv.ip)
+    args = ("server", "--bind-address", srv.ip, "--node-ip", srv.ip, "--https-listen-port", str(port))
+    srv.start(*args)
+    srv.wait_up()
+    tls = srv.path("/var/lib/rancher/k3s/server/tls")
+    agent = srv.path("/var/lib/rancher/k3s/agent")
+    leaves = [
+        tls / "serving-kube-apiserver.crt",
+        tls / "serving-kube-apiserver.key",
+        tls / "client-admin.crt",
+        tls / "client-admin.key",
+        tls / "client-k3s-controller.crt",
+        tls / "client-k3s-controller.key",
+        agent / "client-kubelet.crt",
+        agent / "client-kubelet.key",
+        agent / "serving-kubelet.crt",
+        agent / "serving-kubelet.key",
+    ]
+    old = {f: f.read_bytes() for f in leaves}
+    cas = {name: (tls / name).read_bytes() for name in K3S_CA_FILES}
+
+    # real k3s must be stopped first: the fake refuses while a server of this data dir runs
+    busy = srv.run("certificate", "rotate")
+    assert busy.returncode == 1 and "is running" in busy.stderr, busy.stderr
+    assert all(f.read_bytes() == data for f, data in old.items())
+    assert not list(tls.parent.glob("tls-*"))
+
+    srv.stop()
+    out = srv.run("certificate", "rotate")
+    backup = rotated_backup(out)
+    assert backup.parent == tls.parent and backup.name.startswith("tls-")
+    assert "Rotating certificates for api-server service" in out.stderr
+    assert "please restart k3s server or agent to rotate certificates" in out.stderr
+    # the backup is a copy of server/tls (plus the agent's leaves), taken before the deletion
+    assert (backup / "serving-kube-apiserver.crt").read_bytes() == old[tls / "serving-kube-apiserver.crt"]
+    assert (backup / "client-kubelet.crt").read_bytes() == old[agent / "client-kubelet.crt"]
+    assert all((backup / name).read_bytes() == data for name, data in cas.items())
+    assert [f for f in leaves if f.exists()] == []
+    assert {name: (tls / name).read_bytes() for name in K3S_CA_FILES} == cas
+
+    srv.extra_env = {fake_k3s.CERT_DAYS_ENV: "36500"}
+    srv.log.write_text("")
+    srv.start(*args)
+    srv.wait_up()
+    for f in leaves:
+        assert f.exists() and f.read_bytes() != old[f], f  # re-issued with a new key
+    for cert in (tls / "serving-kube-apiserver.crt", tls / "client-admin.crt"):
+        assert days_left(cert) >= 99 * 365.25, cert
+        assert fakelib.verify_chain(
+            str(tls / ("server-ca.crt" if "serving" in cert.name else "client-ca.crt")), str(cert)
+        )
+    assert {name: (tls / name).read_bytes() for name in K3S_CA_FILES} == cas
+    assert srv.client().request("GET", "/api/v1/nodes")["items"]  # k3s.yaml carries the new admin
+
+
+def test_k3s_certificate_rotate_selected_services_and_agent_node(tmp_path: Path) -> None:
+    """No daemon needed: --service selection, data-dir from config.yaml, agent-only nodes."""
+    k = K3s(tmp_path / "srv", loopback(38), Procs())
+    data = k.path("/srv/k3s")
+    k.path("/etc/rancher/k3s").mkdir(parents=True)
+    k.path("/etc/rancher/k3s/config.yaml").write_text("data-dir: /srv/k3s\nnode-ip: 10.0.0.1\n")
+    names = [
+        *K3S_CA_FILES,
+        "client-admin.crt",
+        "client-admin.key",
+        "serving-kube-apiserver.crt",
+        "serving-kube-apiserver.key",
+        "etcd/server-ca.crt",
+        "etcd/server-ca.key",
+        "etcd/peer-ca.crt",
+        "etcd/peer-ca.key",
+        "etcd/client.crt",
+        "etcd/client.key",
+        "etcd/server-client.crt",
+        "etcd/server-client.key",
+        "etcd/peer-server-client.crt",
+        "etcd/peer-server-client.key",
+    ]
+    for name in names:
+        (data / "server/tls" / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / "server/tls" / name).write_text(name)
+    out = k.run("certificate", "rotate", "--service", "admin,etcd", "-s", "kube-proxy")
+    backup = rotated_backup(out)
+    assert backup.parent == data / "server"
+    assert sorted(str(p.relative_to(backup)) for p in backup.rglob("*") if p.is_file()) == sorted(names)
+    gone = {
+        n
+        for n in names
+        if n.startswith(("client-admin", "etcd/client", "etcd/server-client", "etcd/peer-server"))
+    }
+    assert {n for n in names if not (data / "server/tls" / n).exists()} == gone
+    assert "Unknown flag --node-ip found in config.yaml, skipping" in out.stderr
+
+    # refused before anything is touched: an unknown service, an unknown flag, a stray argument
+    bad = k.run("certificate", "rotate", "--service", "admin,kube-apiserver")
+    assert bad.returncode == 1 and "service kube-apiserver is not recognized" in bad.stderr
+    bad = k.run("certificate", "rotate", "--rotate-ca")
+    assert bad.returncode == 1 and "flag provided but not defined: -rotate-ca" in bad.stderr
+    assert k.run("certificate", "rotate", "now").returncode == 1
+    assert k.run("certificate", "frobnicate").returncode == 3
+    assert (data / "server/tls/serving-kube-apiserver.crt").exists()
+
+    # an agent-only node: the agent's leaves go, its CA copies stay
+    a = K3s(tmp_path / "agent", loopback(39), Procs())
+    adir = a.path("/var/lib/rancher/k3s/agent")
+    adir.mkdir(parents=True)
+    kept = ["server-ca.crt", "client-ca.crt", "kubelet.kubeconfig"]
+    leaves = [
+        f"{b}.{ext}"
+        for b in ("client-kubelet", "serving-kubelet", "client-kube-proxy")
+        for ext in ("crt", "key")
+    ]
+    for name in (*kept, *leaves):
+        (adir / name).write_text(name)
+    out = a.run("certificate", "rotate", "--debug")
+    backup = rotated_backup(out)
+    assert "Agent detected" in out.stderr and backup.parent == adir
+    assert sorted(p.name for p in backup.iterdir()) == sorted(leaves)
+    assert sorted(p.name for p in adir.iterdir() if p.is_file()) == sorted(kept)
+
+
 @needs_openssl
 def test_k3s_restart_with_new_binary_reports_new_version(tmp_path: Path, procs: Procs) -> None:
     srv = K3s(tmp_path / "srv", loopback(30), procs)

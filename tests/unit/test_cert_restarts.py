@@ -64,3 +64,38 @@ def test_unchanged_config_restarts_nothing_and_a_new_san_restarts_again(tmp_path
     _distribute_and_restart(ctx)
     assert rt.restarted == ["10.0.0.2", "10.0.0.3"]
     assert ctx.hosts["10.0.0.2"].conn.files["/etc/minting.yaml"][0] == b"sans: new.example"
+
+
+class RotatingRuntime(MintingRuntime):
+    """Mints leaves on masters; renews them itself (stop, remove, start)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed: list[str] = []
+
+    @hookimpl
+    def sealkit_cert_specs(self, ctx: ClusterContext, host: HostRef):
+        from sealkit.pki.model import Layout
+
+        return Layout(minted=("/pki/server.crt",)) if host.is_master else None
+
+    @hookimpl
+    def sealkit_renew_minted_certs(self, ctx: ClusterContext, host: HostRef) -> bool:
+        self.renewed.append(host.ip)
+        return True
+
+
+def test_renew_lets_the_runtime_renew_its_minted_leaves_instead_of_a_plain_restart(tmp_path):
+    rt = RotatingRuntime()
+    ctx = _ctx(tmp_path, rt)
+    renewed = _distribute_and_restart(ctx, renew_minted=True)
+    assert rt.renewed == ["10.0.0.2", "10.0.0.3"]  # masters, in order, one at a time
+    assert rt.restarted == []  # renewing restarted them already
+    assert renewed == {"10.0.0.2": ["/pki/server.crt"], "10.0.0.3": ["/pki/server.crt"]}
+
+
+def test_alt_names_do_not_renew_minted_leaves(tmp_path):
+    rt = RotatingRuntime()
+    ctx = _ctx(tmp_path, rt)
+    assert _distribute_and_restart(ctx) == {}
+    assert rt.renewed == [] and rt.restarted == ["10.0.0.2", "10.0.0.3"]

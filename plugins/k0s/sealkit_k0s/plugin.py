@@ -455,6 +455,21 @@ class Runtime:
         return self._write_config(ctx, host)
 
     @hookimpl
+    def sealkit_renew_minted_certs(self, ctx: ClusterContext, host: HostRef) -> bool | None:
+        """Controllers: stop k0s, remove the leaves it minted (certificate and key), start it again; k0s
+        signs what is missing with the cluster CA at start, with new keys and the configured lifetime."""
+        if not host.is_master:
+            return None
+        hostops.systemctl(host, "stop", CONTROLLER_UNIT, timeout=READY_TIMEOUT)
+        try:
+            files = [p for crt in certs.MINTED for p in (crt, crt[: -len(".crt")] + ".key")]
+            host.conn.run("rm -f " + " ".join(shlex.quote(f) for f in files), timeout=60)
+        finally:
+            hostops.systemctl(host, "start", CONTROLLER_UNIT, timeout=READY_TIMEOUT)
+        self._wait_api(host)
+        return True
+
+    @hookimpl
     def sealkit_restart_after_certs(self, ctx: ClusterContext, host: HostRef) -> None:
         """Controllers: restart, which makes k0s re-mint its leaves from the CA and k0s.yaml.
         Workers hold nothing sealkit signs: left alone."""

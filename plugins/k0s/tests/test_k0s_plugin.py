@@ -396,3 +396,25 @@ def test_runtime_info_and_preflight(tmp_path):
     ctx.cluster.ha = replace(ctx.cluster.ha, strategy="haproxy")
     problems = [p for ps in ctx.pm.hook.sealkit_preflight(ctx=ctx, host=ctx.first_master) for p in ps]
     assert any("does not work with k0s" in p for p in problems)
+
+
+def test_renew_removes_minted_leaves_while_stopped_on_controllers_only(tmp_path):
+    from sealkit_k0s import certs as k0s_certs
+
+    ctx = _ctx(tmp_path)
+    master, worker = ctx.first_master, ctx.hosts["10.0.0.4"]
+    assert ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=master) is True
+    assert ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=worker) is None
+    cmds = master.conn.commands
+    rm = next(i for i, c in enumerate(cmds) if c.startswith("rm -f "))
+    assert (
+        cmds.index("systemctl stop k0scontroller.service")
+        < rm
+        < cmds.index("systemctl start k0scontroller.service")
+    )
+    assert "/var/lib/k0s/pki/server.key" in cmds[rm] and "/var/lib/k0s/pki/etcd/peer.crt" in cmds[rm]
+    assert not any(
+        f"/var/lib/k0s/pki/{ca}" in cmds[rm] for ca in ("ca.crt", "ca.key", "etcd/ca.key", "sa.key")
+    )
+    assert set(k0s_certs.MINTED) <= set(cmds[rm].split()[2:])
+    assert worker.conn.commands == []

@@ -309,6 +309,23 @@ class Runtime:
         return hostops.write_file(host, CONFIG, _dump(cfg), 0o600) or changed
 
     @hookimpl
+    def sealkit_renew_minted_certs(self, ctx: ClusterContext, host: HostRef) -> bool | None:
+        """``k3s certificate rotate`` while k3s is stopped, as k3s documents it, then start: k3s signs its
+        leaves anew (new keys) for the lifetime in the unit's environment. k3s is started again even when
+        the rotation failed, so the node is never left down."""
+        unit = SERVER_UNIT if host.is_master else AGENT_UNIT
+        hostops.systemctl(host, "stop", unit, timeout=READY_TIMEOUT)
+        try:
+            host.conn.run(f"{BIN} certificate rotate", timeout=300)
+        finally:
+            hostops.start_or_restart(host, unit, changed=False, timeout=READY_TIMEOUT, wait_out_restarts=True)
+        if host.is_master:
+            hostops.wait_until(
+                host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
+            )
+        return True
+
+    @hookimpl
     def sealkit_restart_after_certs(self, ctx: ClusterContext, host: HostRef) -> None:
         unit = SERVER_UNIT if host.is_master else AGENT_UNIT
         hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)

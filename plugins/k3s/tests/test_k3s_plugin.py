@@ -178,3 +178,23 @@ def test_cert_check_reads_the_leaves_k3s_mints(tmp_path):
     assert "/var/lib/rancher/k3s/agent/client-kubelet.crt" in agent.minted
     assert not set(server.minted) & set(server.paths())  # read, never written
     assert ctx.pki.render(agent) == []
+
+
+def test_renew_rotates_while_stopped_and_always_starts_again(tmp_path):
+    import pytest
+
+    from sealkit.errors import StepFailed
+
+    ctx = _ctx(tmp_path)
+    server, agent = ctx.first_master, ctx.hosts["10.0.0.4"]
+    assert ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=server) is True
+    cmds = server.conn.commands
+    stop, rotate = cmds.index("systemctl stop k3s.service"), cmds.index(f"{k3s.BIN} certificate rotate")
+    start = cmds.index("systemctl start k3s.service")
+    assert stop < rotate < start
+    assert any("readyz" in c for c in cmds[start:])
+
+    agent.conn.answer("certificate rotate", 1)
+    with pytest.raises(StepFailed):
+        ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=agent)
+    assert agent.conn.commands[-1] == "systemctl start k3s-agent.service"
