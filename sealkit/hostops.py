@@ -112,6 +112,23 @@ def wait_until(host: HostRef, command: str, *, what: str, timeout: float = 180, 
         time.sleep(interval)
 
 
+def remove_etcd_member(host: HostRef, etcdctl: str, member_id: str, *, timeout: float = 120) -> None:
+    """``etcdctl member remove``, retried until the member is gone.
+
+    Why: with strict reconfig checks (etcd's default) a removal is refused ("unhealthy cluster") while the
+    local member has been connected to its peers for less than 5 s, e.g. right after a member joined.
+    ``etcdctl`` is the command prefix (binary and TLS flags) that reaches an etcd member that stays.
+    """
+    q = shlex.quote(member_id)
+    wait_until(
+        host,
+        f"{etcdctl} member remove {q} >/dev/null 2>&1 || "
+        f"{{ out=$({etcdctl} member list -w simple) && ! printf '%s\\n' \"$out\" | grep -q ^{q},; }}",
+        what=f"etcd member {member_id} removed",
+        timeout=timeout,
+    )
+
+
 def wait_node_version(where: HostRef, kubectl: str, node: str, version: str, *, timeout: float = 300) -> None:
     """Wait until the Node ``node`` reports ``version`` as its kubelet version (an upgrade's last step).
 

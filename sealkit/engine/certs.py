@@ -7,12 +7,16 @@ from the controller's is refused, because overwriting it would break that host's
 from __future__ import annotations
 
 import logging
+import shlex
 from dataclasses import replace
 from typing import Any
 
+from cryptography import x509
+
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine.session import Options, open_context, select_runtime
-from sealkit.errors import UsageError
+from sealkit.errors import StepFailed, UsageError
+from sealkit.pki import crypto
 from sealkit.pki.check import inspect_cert, same_ca
 from sealkit.pki.model import FileSpec, Layout
 from sealkit.state import ClusterState
@@ -58,7 +62,8 @@ def _refuse_foreign_ca(ctx: ClusterContext, host: HostRef) -> None:
 
 
 def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
-    """Fewest days left among the certificates the controller issued for ``ip`` (status column)."""
+    """Fewest days left among the certificates the controller issued for ``ip`` and the leaves the
+    runtime minted there (read from the host in one round trip) — the status column."""
     host = ctx.hosts.get(ip)
     if host is None:
         return None
@@ -66,7 +71,28 @@ def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
     days = [
         inspect_cert(f.content, where=f.path).days_left for f in files if b"BEGIN CERTIFICATE" in f.content
     ]
+    layout = host_layout(ctx, host)
+    if layout is not None and layout.minted:
+        days += _minted_days_left(host, layout.minted)
     return min(days) if days else None
+
+
+def _minted_days_left(host: HostRef, paths: tuple[str, ...]) -> list[int]:
+    """Days left of every certificate in the files the runtime minted (files not there yet: skipped)."""
+    days: list[int] = []
+    for path, data in _read_files(host, list(paths)):
+        if data is None or b"-----BEGIN CERTIFICATE-----" not in data:
+            continue
+        try:
+            days += [crypto.days_left(c) for c in x509.load_pem_x509_certificates(data)]
+        except ValueError as err:
+            raise StepFailed(
+                f"{path} does not parse as certificates: {err}",
+                host=host.ip,
+                step="status: certificates",
+                hint="`sealkit cert renew` has the runtime sign it anew",
+            ) from err
+    return days
 
 
 # ------------------------------------------------------------------------------------ cert verbs
@@ -80,45 +106,72 @@ def _open(options: Options):
 
 
 def check(options: Options) -> list[dict[str, Any]]:
-    """Read every certificate the runtime placed, from the hosts themselves, and report its expiry."""
+    """Read every certificate the runtime placed or minted, from the hosts themselves (one round trip
+    per host, hosts in parallel), and report its expiry."""
     from sealkit.engine.ops import _connect
+    from sealkit.engine.runner import for_each_host
 
     state, saved, runtime = _open(options)
-    rows: list[dict[str, Any]] = []
     with open_context(options, saved, state, runtime=runtime) as ctx:
         _connect(ctx, saved.hosts, tolerate=True)
-        for host in ctx.hosts.values():
+
+        def read(host: HostRef) -> list[dict[str, Any]]:
             layout = host_layout(ctx, host)
             if layout is None:
-                continue
+                return []
             paths = [c.cert_path for c in layout.certs] + [c.cert_path for c in layout.cas if c.cert_path]
-            paths += layout.minted
-            for path in sorted(set(paths)):
-                res = host.conn.run(f"cat {path}", check=False, timeout=30)
-                if res.rc != 0:
-                    rows.append(
-                        {
-                            "host": host.ip,
-                            "file": path,
-                            "subject": "MISSING",
-                            "not_after": "-",
-                            "days_left": None,
-                            "sans": [],
-                        }
-                    )
-                    continue
-                info = inspect_cert(res.stdout.encode(), where=f"{host.ip}:{path}")
-                rows.append(
-                    {
-                        "host": host.ip,
-                        "file": path,
-                        "subject": info.subject,
-                        "not_after": info.not_after.isoformat(),
-                        "days_left": info.days_left,
-                        "sans": [*info.dns_names, *info.ip_addresses],
-                    }
-                )
+            return [_row(host.ip, path, pem) for path, pem in _read_files(host, [*paths, *layout.minted])]
+
+        rows: list[dict[str, Any]] = []
+        for found in for_each_host(ctx, list(ctx.hosts.values()), read).values():
+            if isinstance(found, BaseException):
+                raise found
+            rows += found
     return rows
+
+
+_FILE, _MISSING = "@@sealkit-file ", "@@sealkit-missing "
+
+
+def _read_files(host: HostRef, paths: list[str]) -> list[tuple[str, bytes | None]]:
+    """``(path, content or None when missing)`` for every path, sorted, in one round trip."""
+    paths = sorted(set(paths))
+    script = "; ".join(
+        f"if [ -r {shlex.quote(p)} ]; then echo {shlex.quote(_FILE + p)}; cat -- {shlex.quote(p)}; echo; "
+        f"else echo {shlex.quote(_MISSING + p)}; fi"
+        for p in paths
+    )
+    out: dict[str, list[str] | None] = {}
+    current: list[str] | None = None
+    for line in host.conn.run(script, timeout=60).stdout.splitlines():
+        if line.startswith(_FILE):
+            current = out[line[len(_FILE) :]] = []
+        elif line.startswith(_MISSING):
+            out[line[len(_MISSING) :]] = current = None
+        elif current is not None:
+            current.append(line)
+    return [(p, None if out.get(p) is None else "\n".join(out[p] or []).encode()) for p in paths]
+
+
+def _row(ip: str, path: str, pem: bytes | None) -> dict[str, Any]:
+    if pem is None:
+        return {
+            "host": ip,
+            "file": path,
+            "subject": "MISSING",
+            "not_after": "-",
+            "days_left": None,
+            "sans": [],
+        }
+    info = inspect_cert(pem, where=f"{ip}:{path}")
+    return {
+        "host": ip,
+        "file": path,
+        "subject": info.subject,
+        "not_after": info.not_after.isoformat(),
+        "days_left": info.days_left,
+        "sans": [*info.dns_names, *info.ip_addresses],
+    }
 
 
 def renew(options: Options, *, new_keys: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import socket
 import uuid
 from dataclasses import replace
 from functools import partial
@@ -19,7 +20,7 @@ from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import certs as certs_phase
 from sealkit.engine import distribute, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
-from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute
+from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
 from sealkit.errors import CheckFailed, PluginError, SealkitError, UsageError
 from sealkit.state import ClusterState
@@ -197,6 +198,8 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
             )
         upgrade_to = versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
         saved = state.load_clusterfile() if state.exists() else None
+        if upgrade_to is None:  # an upgrade renders every host's templates anew
+            _warn_env_change(saved, desired, applied)
         removed = [
             h
             for h in (saved.hosts if saved else [])
@@ -252,6 +255,23 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
                 "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
                 "bytes_sent": distribute.bytes_sent(ctx),
             }
+
+
+def _warn_env_change(saved: Cluster | None, desired: Cluster, applied: Applied) -> None:
+    """Templates and init scripts run when a host is installed (and on upgrade): say so when the env
+    changes on a cluster whose hosts are already installed, rather than let it look applied."""
+    if saved is None or saved.env == desired.env:
+        return
+    installed = sorted((ip for ip in applied.hosts if applied.joined(ip)), key=_ip_key)
+    if not installed:
+        return
+    changed = sorted(k for k in {*saved.env, *desired.env} if saved.env.get(k) != desired.env.get(k))
+    log.warning(
+        "warning: env %s changed: hosts installed before (%s) keep their rendered templates until the next "
+        "upgrade; new hosts get the new values",
+        ", ".join(changed),
+        ", ".join(installed),
+    )
 
 
 def build_plan(
@@ -613,6 +633,16 @@ def status(options: Options) -> list[dict[str, Any]]:
     runtime = select_runtime(options, saved, {})
     with open_context(options, saved, state, runtime=runtime) as ctx:
         _connect(ctx, saved.hosts, tolerate=True)
+
+        def probe(ref: HostRef) -> dict[str, Any]:
+            return {
+                "version": ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or "-",
+                "lb": _lb_summary(ctx, ref),
+                "cert_days_left": certs_phase.min_days_left(ctx, ref.ip),
+            }
+
+        # hosts are asked in parallel: status of a fleet takes about as long as of one host
+        probed = for_each_host(ctx, list(ctx.hosts.values()), probe)
         rows = []
         for h in saved.hosts:
             ref = ctx.hosts.get(h.ip)
@@ -622,10 +652,15 @@ def status(options: Options) -> list[dict[str, Any]]:
                 "reachable": ref is not None,
                 "name": ref.name if ref else applied.hosts.get(h.ip, AppliedHost([])).hostname,
             }
-            if ref is not None:
-                row["version"] = ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or "-"
-                row["lb"] = _lb_summary(ctx, ref)
-            row["cert_days_left"] = certs_phase.min_days_left(ctx, h.ip)
+            found = probed.get(h.ip)
+            if isinstance(found, SealkitError):
+                log.warning("warning: %s: %s", h.ip, found.message)
+                row["version"] = "ERROR (see warning)"
+            elif isinstance(found, BaseException):
+                raise found
+            elif found is not None:
+                row.update(found)
+            row.setdefault("cert_days_left", None)
             rows.append(row)
         return rows
 
@@ -641,12 +676,37 @@ def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str:
 
 
 def kubeconfig(options: Options) -> str:
+    """The admin kubeconfig, from and pointed at the first master that is up: a master that is down
+    does not leave the user without access to a cluster that still serves."""
+    from sealkit.errors import ConnectError
+
     state = _existing_state(options)
     saved = state.load_clusterfile()
     runtime = select_runtime(options, saved, {})
     with open_context(options, saved, state, runtime=runtime) as ctx:
-        _connect(ctx, [saved.masters[0]], tolerate=False)
+        up = _connect(ctx, saved.masters, tolerate=True)
+        if not up:
+            raise ConnectError(
+                "no master is reachable over SSH",
+                step="kubeconfig",
+                hint="check that the masters are up (`sealkit status`), then re-run",
+            )
+        port = ctx.runtime.apiserver_port
+        chosen = next((h for h in up if _accepts(h.ip, port)), up[0])
+        if chosen.ip != saved.masters[0].ip:
+            log.warning("warning: the kubeconfig points at %s: %s is down", chosen.ip, saved.masters[0].ip)
+            others = [h for h in saved.hosts if h.ip != chosen.ip]
+            ctx.cluster = replace(ctx.cluster, hosts=[chosen, *others])
         return str(_first_result(ctx, "sealkit_get_kubeconfig"))
+
+
+def _accepts(ip: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether ``ip:port`` accepts a TCP connection from the controller."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def check(options: Options) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sealkit.errors import SealkitError, StepFailed
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sealkit.state import Journal
 
 log = logging.getLogger("sealkit.engine")
+T = TypeVar("T")
 
 #: how a phase runs its steps: all hosts at once (sliding window), one by one, or once for the cluster
 PARALLEL = "parallel"
@@ -133,6 +134,15 @@ def _run_phase(
             failures.append((step, err))
             break  # serial phases (init, master joins) must not go on past a failure
     return failures
+
+
+def for_each_host(
+    ctx: ClusterContext, hosts: list[HostRef], fn: Callable[[HostRef], T]
+) -> dict[str, T | BaseException]:
+    """``fn(host)`` for every host through the fleet's sliding window (``--concurrency``); each host's
+    result or the exception it raised, by IP, in the order given."""
+    by_ip = {h.ip: h for h in hosts}
+    return ctx.fleet.map(lambda conn: fn(by_ip[conn_address(conn)]), list(by_ip))
 
 
 def conn_address(conn: object) -> str:

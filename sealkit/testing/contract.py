@@ -97,6 +97,28 @@ class RuntimeContract:
                 if path.endswith(".key") or f.secret:
                     assert f.mode & 0o077 == 0, f"{path} must not be group/other readable"
 
+    def test_leaves_it_mints_can_be_renewed(self, runtime: object, tmp_path: Path) -> None:
+        """A runtime that mints leaves itself (``Layout.minted``) must renew them on ``cert renew``;
+        otherwise they would outlive every renewal sealkit reports."""
+        ctx = make_context(
+            runtime,
+            masters=["10.0.0.1", "10.0.0.2"],
+            nodes=["10.0.0.3"],
+            state_dir=tmp_path,
+            runtime_name=self.runtime_name,
+        )
+        layouts = [ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=h) for h in ctx.hosts.values()]
+        if not any(layout is not None and layout.minted for layout in layouts):
+            return
+        impls = ctx.pm.hook.sealkit_renew_minted_certs.get_hookimpls()
+        assert any(impl.plugin is runtime for impl in impls), (
+            f"runtime {self.runtime_name} lists minted leaves but does not implement "
+            "sealkit_renew_minted_certs"
+        )
+        for layout in layouts:
+            for path in layout.minted if layout is not None else ():
+                assert path.startswith("/") and path.endswith((".crt", ".pem")), path
+
     def test_reset_is_idempotent_on_a_clean_host(self, runtime: object, tmp_path: Path) -> None:
         ctx = make_context(runtime, masters=["10.0.0.1"], state_dir=tmp_path, runtime_name=self.runtime_name)
         host = ctx.hosts["10.0.0.1"]

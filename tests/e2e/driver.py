@@ -202,8 +202,24 @@ def footprint(lab: Lab, host: LabHost) -> Footprint:
     return Footprint(_files(lab.upper_dir(host)), frozenset(procs), frozenset(mounts))
 
 
-#: processes that come and go on their own (the lab's sshd sessions, systemd helpers, our probes)
-PROCESS_NOISE = frozenset({"ps", "sh", "awk", "sshd", "bash", "sleep", "(sd-pam)", "systemd", "sd-pam"})
+#: processes that come and go on their own (the lab's sshd sessions, systemd helpers, our probes); logind
+#: and dbus are activated on demand by the SSH logins themselves (pam_systemd), so the first snapshot may
+#: race their start
+PROCESS_NOISE = frozenset(
+    {
+        "ps",
+        "sh",
+        "awk",
+        "sshd",
+        "bash",
+        "sleep",
+        "(sd-pam)",
+        "systemd",
+        "sd-pam",
+        "systemd-logind",
+        "dbus-daemon",
+    }
+)
 
 
 def leftovers(before: Footprint, after: Footprint) -> list[str]:

@@ -140,6 +140,8 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
     for other in masters[1:]:
         nodes = kubectl_nodes(tmp_path / "admin.conf", server=f"https://{other.ip}:6443", retry_for=90)
         assert set(nodes) == names
+    # a fresh kubeconfig comes from, and points at, a master that is up
+    assert set(kubectl_nodes(sk.kubeconfig(tmp_path / "after.conf"), retry_for=90)) == names
     lb = status[workers[0].ip]["lb"]
     if lb != "-":  # sealkit's node-local LB (kubeadm, binary): a worker reaches the API through it
         assert f"{masters[0].ip}:6443=DOWN" in lb or f"{masters[0].ip}:6443=MAINT" in lb, lb

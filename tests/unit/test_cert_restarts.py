@@ -99,3 +99,70 @@ def test_alt_names_do_not_renew_minted_leaves(tmp_path):
     ctx = _ctx(tmp_path, rt)
     assert _distribute_and_restart(ctx) == {}
     assert rt.renewed == [] and rt.restarted == ["10.0.0.2", "10.0.0.3"]
+
+
+def _short_lived_pem(days: int) -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k3s")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=days, hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_status_counts_the_leaves_the_runtime_minted(tmp_path):
+    from sealkit.engine.certs import min_days_left
+
+    ctx = _ctx(tmp_path, RotatingRuntime())
+    master = ctx.hosts["10.0.0.2"]
+    pems = _short_lived_pem(365) + _short_lived_pem(36500)  # k3s files may hold the chain
+    master.conn.answer(r"^if \[ -r /pki/server.crt \]", 0, "@@sealkit-file /pki/server.crt\n" + pems)
+    assert min_days_left(ctx, "10.0.0.2") == 365  # a one-year leaf does not hide behind long-lived ones
+    ctx.hosts["10.0.0.3"].conn.answer(r"^if", 0, "@@sealkit-missing /pki/server.crt\n")  # not minted yet
+    assert min_days_left(ctx, "10.0.0.3") is None
+    assert min_days_left(ctx, "10.0.0.1") is None  # nothing issued, nothing minted
+
+
+class _LocalShell:
+    """Runs commands in a local shell: the script `cert check` sends is real shell, so it is run as one."""
+
+    def run(self, cmd: str, **_: object):
+        import subprocess
+        from types import SimpleNamespace
+
+        proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, check=True)
+        return SimpleNamespace(stdout=proc.stdout, rc=proc.returncode)
+
+
+def test_cert_check_reads_every_file_of_a_host_in_one_round_trip(tmp_path):
+    from types import SimpleNamespace
+
+    from sealkit.engine.certs import _read_files, _row
+
+    pem = _short_lived_pem(400)
+    (tmp_path / "with space.crt").write_text(pem.rstrip("\n"))  # no trailing newline
+    (tmp_path / "b.crt").write_text(pem)
+    host = SimpleNamespace(ip="10.0.0.9", conn=_LocalShell())
+    paths = [str(tmp_path / "b.crt"), str(tmp_path / "missing.crt"), str(tmp_path / "with space.crt")]
+    found = dict(_read_files(host, [*paths, paths[0]]))
+    assert sorted(found) == sorted(paths)
+    assert found[str(tmp_path / "missing.crt")] is None
+    rows = {p: _row(host.ip, p, content) for p, content in found.items()}
+    assert rows[str(tmp_path / "missing.crt")]["subject"] == "MISSING"
+    assert rows[str(tmp_path / "with space.crt")]["days_left"] == 400
+    assert rows[str(tmp_path / "b.crt")]["days_left"] == 400

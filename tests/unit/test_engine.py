@@ -190,3 +190,22 @@ def test_hosts_joining_in_parallel_are_all_recorded(tmp_path):
         list(pool.map(lambda ip: ops._mark_joined(ctx, ip), ips))
     applied = Applied.load(state.dir)
     assert sorted(ip for ip in ips if applied.joined(ip)) == sorted(ips)
+
+
+def test_an_env_change_on_installed_hosts_is_announced_by_key_not_value(caplog):
+    from dataclasses import replace
+
+    from sealkit.cluster import Cluster, Host
+    from sealkit.engine.applied import Applied, AppliedHost
+    from sealkit.engine.ops import _warn_env_change
+
+    saved = Cluster(name="c", hosts=[Host(ip="10.0.0.1", roles=["master"])], env={"A": "1", "PW": "old"})
+    applied = Applied(hosts={"10.0.0.1": AppliedHost(["master"], joined=True)})
+    with caplog.at_level("WARNING", logger="sealkit"):
+        _warn_env_change(saved, saved, applied)
+        assert caplog.records == []
+        _warn_env_change(saved, replace(saved, env={"A": "1", "PW": "s3cret"}), applied)
+        _warn_env_change(saved, replace(saved, env={"B": "2"}), Applied())  # nothing installed yet
+    (record,) = caplog.records
+    assert "PW" in record.getMessage() and "10.0.0.1" in record.getMessage()
+    assert "s3cret" not in record.getMessage() and "old" not in record.getMessage()

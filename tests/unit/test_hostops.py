@@ -48,3 +48,24 @@ def test_a_unit_that_never_comes_up_is_reported_with_its_last_log_lines(host):
     with pytest.raises(StepFailed) as err:
         hostops.start_or_restart(host, "k.service", changed=True, timeout=0, wait_out_restarts=True)
     assert "unhealthy cluster" in err.value.message and err.value.host == "10.0.0.1"
+
+
+def test_an_etcd_member_removal_is_retried_until_the_member_is_gone(host, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(hostops.time, "sleep", lambda _s: None)
+    tries = []
+
+    def etcd(cmd: str) -> tuple[int, str]:
+        # the retried line is real shell: run it against a scripted etcdctl that refuses twice
+        tries.append(cmd)
+        ok = f"[ {len(tries)} -ge 3 ]"
+        member = "8e9e05c52164694d, started, m1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
+        script = f'etcdctl() {{ if [ "$2" = remove ]; then {ok}; else echo "{member}"; {ok}; fi; }}; '
+
+        return subprocess.run(["sh", "-c", script + cmd], check=False).returncode, ""
+
+    host.conn.responses.append(("member remove", etcd))
+    hostops.remove_etcd_member(host, "etcdctl", "abc123")
+    assert len(tries) == 3
+    assert all("etcdctl member remove abc123" in c for c in tries)

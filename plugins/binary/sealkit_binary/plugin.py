@@ -1072,17 +1072,7 @@ class Runtime:
         self._wait_etcd(host)
 
     def _remove_member(self, member_host: HostRef, member_id: str) -> None:
-        """``member remove``, retried: with strict reconfig checks (the default) etcd refuses a
-        removal while the local member has been connected to its peers for less than 5 s
-        ("unhealthy cluster"); done once the member is gone."""
-        hostops.wait_until(
-            member_host,
-            f"{etcdctl(f'member remove {member_id}', timeout=8)} >/dev/null 2>&1 || "
-            f"{{ out=$({etcdctl('member list -w simple', timeout=8)}) && "
-            f"! printf '%s\\n' \"$out\" | grep -q '^{member_id}, '; }}",
-            what=f"etcd member {member_id} removed",
-            timeout=120,
-        )
+        hostops.remove_etcd_member(member_host, etcdctl("", timeout=8).rstrip(), member_id)
 
     def _promote(self, member_host: HostRef, member_id: str) -> None:
         """Promote a learner once it caught up (etcd refuses before); done if already a voter."""

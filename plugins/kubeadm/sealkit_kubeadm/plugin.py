@@ -1247,7 +1247,7 @@ class Runtime:
         listing = stays.conn.run(f"{etcdctl} member list", timeout=120).stdout
         member = etcd_member_id(listing, host.name, host.ip)
         if member is not None:
-            stays.conn.run(f"{etcdctl} member remove {member}", timeout=120)
+            hostops.remove_etcd_member(stays, etcdctl, member)
 
     def _wait_ready(self, ctx: ClusterContext, host: HostRef, timeout: float = READY_TIMEOUT) -> None:
         hostops.wait_until(
