@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import shlex
+import ssl
 from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
 
-from sealkit.context import ClusterContext, HostRef
+from sealkit.context import ClusterContext, Endpoint, HostRef
 from sealkit.engine.session import Options, open_context, select_runtime
 from sealkit.errors import StepFailed, UsageError
 from sealkit.pki import crypto
@@ -127,7 +128,22 @@ def check(options: Options) -> list[dict[str, Any]]:
             if isinstance(found, BaseException):
                 raise found
             rows += found
+        # what clients are actually served, whoever signed it (k3s's listener keeps its cert in its datastore)
+        rows += [served_row(Endpoint(m.ip, ctx.runtime.apiserver_port)) for m in ctx.masters]
     return rows
+
+
+def served_row(endpoint: Endpoint, timeout: float = 5.0) -> dict[str, Any]:
+    """The certificate the apiserver presents at ``endpoint``, fetched by the controller."""
+    where = f"{endpoint.url()} (served)"
+    try:
+        pem = ssl.get_server_certificate((endpoint.host, endpoint.port), timeout=timeout)
+    except (OSError, ssl.SSLError) as err:
+        log.info("%s: could not fetch the served certificate: %s", endpoint.host, err)
+        row = _row(endpoint.host, where, None)
+        row["subject"] = "NOT REACHABLE from the controller"
+        return row
+    return _row(endpoint.host, where, pem.encode())
 
 
 _FILE, _MISSING = "@@sealkit-file ", "@@sealkit-missing "

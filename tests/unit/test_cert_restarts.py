@@ -166,3 +166,62 @@ def test_cert_check_reads_every_file_of_a_host_in_one_round_trip(tmp_path):
     assert rows[str(tmp_path / "missing.crt")]["subject"] == "MISSING"
     assert rows[str(tmp_path / "with space.crt")]["days_left"] == 400
     assert rows[str(tmp_path / "b.crt")]["days_left"] == 400
+
+
+def test_cert_check_reports_the_certificate_the_apiserver_serves(tmp_path):
+    import datetime as dt
+    import socket
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from sealkit.context import Endpoint
+    from sealkit.engine.certs import served_row
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k3s-listener")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365, hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("new.example")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_one() -> None:
+        conn, _ = listener.accept()
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True):
+                pass
+        except (ssl.SSLError, OSError):
+            pass  # the client hangs up once it has the certificate
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    row = served_row(Endpoint("127.0.0.1", port))
+    thread.join(timeout=10)
+    listener.close()
+    assert row["file"] == f"https://127.0.0.1:{port} (served)"
+    assert row["subject"] == "CN=k3s-listener" and row["days_left"] == 365 and row["sans"] == ["new.example"]
+
+    closed = served_row(Endpoint("127.0.0.1", port), timeout=1)  # nothing listens any more
+    assert closed["days_left"] is None and "NOT REACHABLE" in closed["subject"]
