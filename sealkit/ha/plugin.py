@@ -7,15 +7,19 @@ from ``ctx``.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from sealkit.context import Endpoint
-from sealkit.errors import UsageError
+from sealkit.errors import StepFailed, UsageError
 from sealkit.ha import STRATEGIES, apply
 from sealkit.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef
+
+#: how long a worker's LB may take to see an apiserver again after the masters were upgraded
+BACKEND_UP_TIMEOUT = 120.0
 
 
 def strategy(ctx: ClusterContext) -> str:
@@ -104,6 +108,44 @@ class HAPlugin:
         if chosen == "haproxy":
             return apply.haproxy_status(host.conn)
         return apply.ipvs_status(host.conn)
+
+    @hookimpl
+    def sealkit_pre_phase(self, ctx: ClusterContext, phase: str, hosts: list[HostRef]) -> None:
+        """Before workers are upgraded, wait until each worker's LB sees an apiserver again.
+
+        Why: the masters' apiservers were just restarted and the LB's health checks take a few seconds
+        to mark them UP; until then the LB closes connections (TLS EOF), and a worker's upgrade (e.g.
+        ``kubeadm upgrade node``) reaches the apiserver through it.
+        """
+        if phase != "upgrade-nodes" or strategy(ctx) == "native" or ctx.dry_run:
+            return
+        from sealkit.engine.runner import for_each_host
+
+        workers = [h for h in hosts if not h.is_master]
+        failed = [
+            err
+            for err in for_each_host(ctx, workers, lambda h: self._wait_backend_up(ctx, h)).values()
+            if isinstance(err, BaseException)
+        ]
+        if failed:
+            raise failed[0]
+
+    def _wait_backend_up(self, ctx: ClusterContext, host: HostRef) -> None:
+        timeout = BACKEND_UP_TIMEOUT
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.sealkit_lb_status(ctx, host) or {}
+            if not states or "UP" in states.values():
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    f"the node-local load balancer sees no apiserver UP after {timeout:.0f}s: "
+                    + ", ".join(f"{b}={st}" for b, st in sorted(states.items())),
+                    host=host.ip,
+                    step="ha: wait for an apiserver",
+                    hint="check the masters' apiservers (`sealkit status`), then re-run the upgrade",
+                )
+            time.sleep(1)
 
     @hookimpl
     def sealkit_reset_host(self, ctx: ClusterContext, host: HostRef) -> None:

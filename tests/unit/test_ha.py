@@ -947,3 +947,41 @@ def test_plugin_through_the_real_context_and_plugin_manager(tmp_path: Path) -> N
     statuses = ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=node)
     assert {"10.0.0.2:6443": "UP", "10.0.0.3:6443": "DOWN"} in statuses
     assert ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=master) == []
+
+
+def test_workers_upgrade_only_once_their_lb_sees_an_apiserver_again(tmp_path: Path, monkeypatch) -> None:
+    """Right after the masters' upgrade the LB may still mark them DOWN and close connections."""
+    from sealkit.ha import plugin as ha_plugin
+    from sealkit.testing.fixtures import make_context
+
+    class Runtime:
+        @hookimpl
+        def sealkit_runtime_info(self) -> RuntimeInfo:
+            return RuntimeInfo(name="test")
+
+    monkeypatch.setattr(ha_plugin.time, "sleep", lambda _s: None)
+    ctx = make_context(Runtime(), masters=["10.0.0.2"], nodes=["10.0.0.5", "10.0.0.6"], state_dir=tmp_path)
+    polls = {"10.0.0.5": 0, "10.0.0.6": 0}
+
+    def stats(ip: str, down_polls: int):
+        def answer(_cmd: str) -> tuple[int, str]:
+            polls[ip] += 1
+            return 0, _stat(("10.0.0.2:6443", "DOWN" if polls[ip] <= down_polls else "UP"))
+
+        return answer
+
+    ctx.hosts["10.0.0.5"].conn.responses.append(("show stat", stats("10.0.0.5", 3)))
+    ctx.hosts["10.0.0.6"].conn.responses.append(("show stat", stats("10.0.0.6", 0)))
+    hosts = list(ctx.hosts.values())
+    ctx.pm.hook.sealkit_pre_phase(ctx=ctx, phase="upgrade-masters", hosts=hosts)
+    assert polls == {"10.0.0.5": 0, "10.0.0.6": 0}  # only before the workers' upgrade
+    ctx.pm.hook.sealkit_pre_phase(ctx=ctx, phase="upgrade-nodes", hosts=hosts)
+    assert polls == {"10.0.0.5": 4, "10.0.0.6": 1}
+    assert ctx.hosts["10.0.0.2"].conn.commands == []  # masters have no node-local LB
+
+    polls.update({"10.0.0.5": 0, "10.0.0.6": 0})
+    ctx.hosts["10.0.0.5"].conn.responses.insert(0, ("show stat", stats("10.0.0.5", 10**9)))
+    monkeypatch.setattr(ha_plugin, "BACKEND_UP_TIMEOUT", 0.0)
+    with pytest.raises(StepFailed) as err:
+        ctx.pm.hook.sealkit_pre_phase(ctx=ctx, phase="upgrade-nodes", hosts=hosts)
+    assert err.value.host == "10.0.0.5" and "10.0.0.2:6443=DOWN" in err.value.message
