@@ -39,8 +39,9 @@ TOKEN_FILE = "/var/lib/sealkit/k3s/token"
 SERVER_UNIT = "k3s.service"
 AGENT_UNIT = "k3s-agent.service"
 AIRGAP_DIR = f"{DATA_DIR}/agent/images"
-# read by the units (EnvironmentFile=-/etc/default/%N)
-ENV_FILES = {SERVER_UNIT: "/etc/default/k3s", AGENT_UNIT: "/etc/default/k3s-agent"}
+# the installer's own environment file, read last by the unit (as the k3s install script does), so the
+# operator's /etc/default/k3s stays theirs
+ENV_FILES = {unit: f"/etc/systemd/system/{unit}.env" for unit in (SERVER_UNIT, AGENT_UNIT)}
 READY_TIMEOUT = 300
 
 _UNIT = """\
@@ -57,6 +58,8 @@ WantedBy=multi-user.target
 [Service]
 Type=notify
 EnvironmentFile=-/etc/default/%N
+EnvironmentFile=-/etc/sysconfig/%N
+EnvironmentFile=-/etc/systemd/system/%n.env
 KillMode=process
 Delegate=yes
 LimitNOFILE=1048576

@@ -126,7 +126,7 @@ def test_new_sans_rewrite_only_tls_san_of_installed_servers(tmp_path):
     joined.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 0, installed)
     fresh.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 1)
     joined.conn.put(installed.encode(), k3s.CONFIG, mode=0o600)
-    joined.conn.put(k3s.unit_env(ctx).encode(), "/etc/default/k3s", mode=0o644)
+    joined.conn.put(k3s.unit_env(ctx).encode(), "/etc/systemd/system/k3s.service.env", mode=0o644)
     assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=joined) == [False]
 
     ctx.cluster.certs = replace(ctx.cluster.certs, extra_sans=["new.example"])
@@ -159,14 +159,15 @@ def test_leaf_lifetime_reaches_the_units_environment(tmp_path):
     ctx.pki.render(ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ctx.first_master))
     agent = ctx.hosts["10.0.0.4"]
     ctx.pm.hook.sealkit_join_node(ctx=ctx, host=agent)
-    env = agent.conn.files["/etc/default/k3s-agent"][0].decode()
+    env = agent.conn.files["/etc/systemd/system/k3s-agent.service.env"][0].decode()
     assert f"CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS={ctx.cluster.certs.validity_days}\n" in env
-    assert "EnvironmentFile=-/etc/default/%N" in k3s.unit_text("agent")
+    assert "EnvironmentFile=-/etc/systemd/system/%n.env" in k3s.unit_text("agent")  # last: ours wins
+    assert "/etc/default/k3s-agent" not in agent.conn.files  # the operator's file stays theirs
 
     agent.conn.answer(r"^cat /etc/rancher/k3s/config.yaml$", 0, "node-name: host-3\n")
     ctx.cluster.certs = replace(ctx.cluster.certs, validity_days=3650)
     assert ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=agent) == [True]
-    assert b"=3650\n" in agent.conn.files["/etc/default/k3s-agent"][0]
+    assert b"=3650\n" in agent.conn.files["/etc/systemd/system/k3s-agent.service.env"][0]
     assert agent.conn.files[k3s.CONFIG][0].decode().count("tls-san") == 0
 
 
