@@ -30,8 +30,8 @@ def host_layout(ctx: ClusterContext, host: HostRef) -> Layout | None:
     return ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=host)
 
 
-def render_host(ctx: ClusterContext, host: HostRef) -> list[FileSpec]:
-    layout = host_layout(ctx, host)
+def render(ctx: ClusterContext, layout: Layout | None) -> list[FileSpec]:
+    """The files of a host's layout, signed with the cluster's CAs and validity."""
     if layout is None:
         return []
     certs = ctx.cluster.certs
@@ -41,25 +41,20 @@ def render_host(ctx: ClusterContext, host: HostRef) -> list[FileSpec]:
 def install_host_certs(ctx: ClusterContext, ip: str) -> None:
     """Certs phase for one host: refuse a foreign CA, then put every file (content-addressed)."""
     host = ctx.hosts[ip]
-    files = render_host(ctx, host)
-    if not files:
+    layout = host_layout(ctx, host)
+    files = render(ctx, layout)
+    if layout is None or not files:
         return
-    _refuse_foreign_ca(ctx, host)
+    _refuse_foreign_ca(ctx, host, layout)
     ctx.pm.hook.sealkit_install_certs(ctx=ctx, host=host, files=files)
 
 
-def _refuse_foreign_ca(ctx: ClusterContext, host: HostRef) -> None:
-    layout = host_layout(ctx, host)
-    if layout is None:
-        return
-    for ca_spec in layout.cas:
-        if not ca_spec.cert_path:
-            continue
-        result = host.conn.run(f"cat {ca_spec.cert_path} 2>/dev/null || true", timeout=30)
-        remote = result.stdout.encode()
-        if not remote.strip():
-            continue
-        same_ca(ctx.pki.get_ca(ca_spec.name).cert_pem, remote, host=host.ip, path=ca_spec.cert_path)
+def _refuse_foreign_ca(ctx: ClusterContext, host: HostRef, layout: Layout) -> None:
+    """Every CA the host already has must be the controller's (read in one round trip)."""
+    paths = {ca.cert_path: ca.name for ca in layout.cas if ca.cert_path}
+    for path, remote in _read_files(host, list(paths)):
+        if remote and remote.strip():
+            same_ca(ctx.pki.get_ca(paths[path]).cert_pem, remote, host=host.ip, path=path)
 
 
 def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
@@ -68,11 +63,11 @@ def min_days_left(ctx: ClusterContext, ip: str) -> int | None:
     host = ctx.hosts.get(ip)
     if host is None:
         return None
-    files = [f for f in render_host(ctx, host) if f.path.endswith((".crt", ".pem"))]
+    layout = host_layout(ctx, host)
+    files = [f for f in render(ctx, layout) if f.path.endswith((".crt", ".pem"))]
     days = [
         inspect_cert(f.content, where=f.path).days_left for f in files if b"BEGIN CERTIFICATE" in f.content
     ]
-    layout = host_layout(ctx, host)
     if layout is not None and layout.minted:
         days += _minted_days_left(host, layout.minted)
     return min(days) if days else None
@@ -138,7 +133,7 @@ def served_row(endpoint: Endpoint, timeout: float = 5.0) -> dict[str, Any]:
     where = f"{endpoint.url()} (served)"
     try:
         pem = ssl.get_server_certificate((endpoint.host, endpoint.port), timeout=timeout)
-    except (OSError, ssl.SSLError) as err:
+    except OSError as err:  # ssl.SSLError included
         log.info("%s: could not fetch the served certificate: %s", endpoint.host, err)
         row = _row(endpoint.host, where, None)
         row["subject"] = "NOT REACHABLE from the controller"
@@ -227,8 +222,7 @@ def _distribute_and_restart(ctx: ClusterContext, *, renew_minted: bool = False) 
         layout = host_layout(ctx, host)
         if layout is not None and layout.minted and renew_minted:
             minted[host.ip] = layout.minted
-        files = render_host(ctx, host)
-        sent = [host.conn.put(f.content, f.path, mode=f.mode) for f in files]
+        sent = [host.conn.put(f.content, f.path, mode=f.mode) for f in render(ctx, layout)]
         rewritten = ctx.pm.hook.sealkit_update_cert_config(ctx=ctx, host=host)
         if any(sent) or any(rewritten):
             changed.add(host.ip)

@@ -22,7 +22,7 @@ from sealkit.engine import distribute, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
-from sealkit.errors import CheckFailed, PluginError, SealkitError, UsageError
+from sealkit.errors import CheckFailed, ConnectError, PluginError, SealkitError, UsageError
 from sealkit.state import ClusterState
 
 log = logging.getLogger("sealkit.engine")
@@ -542,8 +542,6 @@ def _execute(ctx: ClusterContext, state: ClusterState, plan: Plan, applied: Appl
 
 def _connect(ctx: ClusterContext, hosts: list, *, tolerate: bool, optional: set[str] | None = None) -> list:
     """Connect and gather facts. Hosts in ``optional`` (being removed) or all with --force may be down."""
-    from sealkit.errors import ConnectError
-
     try:
         gather_facts(ctx, hosts)
     except ConnectError:
@@ -678,8 +676,6 @@ def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str:
 def kubeconfig(options: Options) -> str:
     """The admin kubeconfig, from and pointed at the first master that is up: a master that is down
     does not leave the user without access to a cluster that still serves."""
-    from sealkit.errors import ConnectError
-
     state = _existing_state(options)
     saved = state.load_clusterfile()
     runtime = select_runtime(options, saved, {})

@@ -19,7 +19,7 @@ from typing import ClassVar
 import pytest
 
 from sealkit import plugins
-from sealkit.context import RuntimeInfo
+from sealkit.context import ClusterContext, RuntimeInfo
 from sealkit.testing.fixtures import make_context
 
 #: firstresult hooks a runtime must answer itself (HA and certs installation have built-in answers)
@@ -47,6 +47,15 @@ class RuntimeContract:
     def runtime(self) -> object:
         assert self.runtime_name, "set runtime_name on the contract subclass"
         return plugins.load_runtime(self.runtime_name)
+
+    def _two_masters_one_node(self, runtime: object, tmp_path: Path) -> ClusterContext:
+        return make_context(
+            runtime,
+            masters=["10.0.0.1", "10.0.0.2"],
+            nodes=["10.0.0.3"],
+            state_dir=tmp_path,
+            runtime_name=self.runtime_name,
+        )
 
     def test_entry_point_is_declared(self) -> None:
         eps = [
@@ -79,13 +88,7 @@ class RuntimeContract:
     def test_certificates_sign_and_verify(self, runtime: object, tmp_path: Path) -> None:
         from sealkit.pki.check import verify_chain
 
-        ctx = make_context(
-            runtime,
-            masters=["10.0.0.1", "10.0.0.2"],
-            nodes=["10.0.0.3"],
-            state_dir=tmp_path,
-            runtime_name=self.runtime_name,
-        )
+        ctx = self._two_masters_one_node(runtime, tmp_path)
         for host in ctx.hosts.values():
             layout = ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=host)
             if layout is None:
@@ -100,13 +103,7 @@ class RuntimeContract:
     def test_leaves_it_mints_can_be_renewed(self, runtime: object, tmp_path: Path) -> None:
         """A runtime that mints leaves itself (``Layout.minted``) must renew them on ``cert renew``;
         otherwise they would outlive every renewal sealkit reports."""
-        ctx = make_context(
-            runtime,
-            masters=["10.0.0.1", "10.0.0.2"],
-            nodes=["10.0.0.3"],
-            state_dir=tmp_path,
-            runtime_name=self.runtime_name,
-        )
+        ctx = self._two_masters_one_node(runtime, tmp_path)
         layouts = [ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=h) for h in ctx.hosts.values()]
         if not any(layout is not None and layout.minted for layout in layouts):
             return

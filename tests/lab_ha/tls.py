@@ -79,3 +79,25 @@ def server_cert(ca: Pair, ca_key: ec.EllipticCurvePrivateKey, cn: str, ips: list
         .sign(ca_key, hashes.SHA256())
     )
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def self_signed(cn: str, *, valid_for: dt.timedelta, dns: tuple[str, ...] = ()) -> Pair:
+    """A self-signed leaf valid from a few minutes ago for ``valid_for``, with DNS SANs ``dns``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + valid_for)
+    )
+    if dns:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False
+        )
+    cert = builder.sign(key, hashes.SHA256())
+    return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))

@@ -3,12 +3,14 @@ config changed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sealkit.context import ClusterContext, HostRef, RuntimeInfo
 from sealkit.engine.certs import _distribute_and_restart
 from sealkit.hookspecs import hookimpl
 from sealkit.testing.fixtures import make_context
+from tests.lab_ha import tls
 
 
 class MintingRuntime:
@@ -102,27 +104,7 @@ def test_alt_names_do_not_renew_minted_leaves(tmp_path):
 
 
 def _short_lived_pem(days: int) -> str:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k3s")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=days, hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return tls.self_signed("k3s", valid_for=dt.timedelta(days=days, hours=1)).cert_pem.decode()
 
 
 def test_status_counts_the_leaves_the_runtime_minted(tmp_path):
@@ -169,39 +151,16 @@ def test_cert_check_reads_every_file_of_a_host_in_one_round_trip(tmp_path):
 
 
 def test_cert_check_reports_the_certificate_the_apiserver_serves(tmp_path):
-    import datetime as dt
     import socket
     import ssl
     import threading
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     from sealkit.context import Endpoint
     from sealkit.engine.certs import served_row
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k3s-listener")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=365, hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("new.example")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    pair = tls.self_signed("k3s-listener", valid_for=dt.timedelta(days=365, hours=1), dns=("new.example",))
+    (tmp_path / "tls.crt").write_bytes(pair.cert_pem)
+    (tmp_path / "tls.key").write_bytes(pair.key_pem)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
     listener = socket.create_server(("127.0.0.1", 0))
@@ -225,3 +184,36 @@ def test_cert_check_reports_the_certificate_the_apiserver_serves(tmp_path):
 
     closed = served_row(Endpoint("127.0.0.1", port), timeout=1)  # nothing listens any more
     assert closed["days_left"] is None and "NOT REACHABLE" in closed["subject"]
+
+
+class CARuntime(MintingRuntime):
+    """Places one CA on masters, as kubeadm places its cluster CA."""
+
+    @hookimpl
+    def sealkit_cert_specs(self, ctx: ClusterContext, host: HostRef):
+        from sealkit.pki.model import CASpec, Layout
+
+        return (
+            Layout(cas=(CASpec("ca", "test-ca", "/pki/ca.crt", "/pki/ca.key"),)) if host.is_master else None
+        )
+
+
+def test_a_host_with_a_foreign_ca_is_refused_before_any_file_is_written(tmp_path):
+    import pytest
+
+    from sealkit.engine.certs import install_host_certs
+    from sealkit.pki.check import CAMismatch
+
+    ctx = _ctx(tmp_path, CARuntime())
+    ours, foreign = ctx.hosts["10.0.0.2"], ctx.hosts["10.0.0.3"]
+    ctx.pki.render(ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ours))  # the controller's CA exists
+    own_ca = ctx.pki.get_ca("ca").cert_pem.decode()
+    ours.conn.answer(r"^if \[ -r /pki/ca.crt \]", 0, "@@sealkit-file /pki/ca.crt\n" + own_ca)
+    foreign.conn.answer(
+        r"^if \[ -r /pki/ca.crt \]", 0, "@@sealkit-file /pki/ca.crt\n" + _short_lived_pem(3650)
+    )
+    install_host_certs(ctx, ours.ip)
+    assert "/pki/ca.crt" in ours.conn.files
+    with pytest.raises(CAMismatch):
+        install_host_certs(ctx, foreign.ip)
+    assert foreign.conn.files == {}

@@ -22,10 +22,6 @@ from types import SimpleNamespace
 
 import pluggy
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sealkit.context import Endpoint, RuntimeInfo
 from sealkit.errors import StepFailed, UsageError
@@ -34,6 +30,7 @@ from sealkit.ha.plugin import HAPlugin, endpoint, strategy
 from sealkit.hookspecs import hookimpl
 from sealkit.plugins import check_contract, new_manager
 from sealkit.ssh import CommandFailed, Result
+from tests.lab_ha import tls
 
 VIP = "10.103.97.2"
 M1, M2, M3 = (Endpoint(ip, 6443) for ip in ("10.0.0.2", "10.0.0.3", "10.0.0.12"))
@@ -789,28 +786,10 @@ def test_parse_real_servers() -> None:
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-apiserver")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
+    pair = tls.self_signed("test-apiserver", valid_for=dt.timedelta(hours=1))
     crt, pem = tmp / "tls.crt", tmp / "tls.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    crt.write_bytes(pair.cert_pem)
+    pem.write_bytes(pair.key_pem)
     return crt, pem
 
 

@@ -191,6 +191,11 @@ class Runtime:
         changed = hostops.write_unit(host, unit, unit_text(mode)) or changed
         hostops.start_or_restart(host, unit, changed=changed, timeout=READY_TIMEOUT, wait_out_restarts=True)
 
+    def _wait_api(self, server: HostRef) -> None:
+        hostops.wait_until(
+            server, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
+        )
+
     def _wait_node(self, ctx: ClusterContext, server: HostRef, node: HostRef) -> None:
         hostops.wait_until(
             server,
@@ -202,9 +207,7 @@ class Runtime:
     @hookimpl
     def sealkit_init_cluster(self, ctx: ClusterContext, host: HostRef) -> bool:
         self._start(ctx, host, server_config(ctx, host, first=True), "server")
-        hostops.wait_until(
-            host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
-        )
+        self._wait_api(host)
         self._wait_node(ctx, host, host)
         return True
 
@@ -323,9 +326,7 @@ class Runtime:
         finally:
             hostops.start_or_restart(host, unit, changed=False, timeout=READY_TIMEOUT, wait_out_restarts=True)
         if host.is_master:
-            hostops.wait_until(
-                host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
-            )
+            self._wait_api(host)
         return True
 
     @hookimpl
@@ -333,9 +334,7 @@ class Runtime:
         unit = SERVER_UNIT if host.is_master else AGENT_UNIT
         hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)
         if host.is_master:
-            hostops.wait_until(
-                host, f"{BIN} kubectl get --raw=/readyz", what="k3s apiserver", timeout=READY_TIMEOUT
-            )
+            self._wait_api(host)
 
     @hookimpl
     def sealkit_host_checks(self, ctx: ClusterContext) -> list[str]:
