@@ -910,13 +910,14 @@ def test_sudo_user_runs_as_root_and_the_password_stays_off_argv_and_env(
         running = threading.Thread(target=conn.run, args=(marker,))
         running.start()
         snapshot = ""
+        expected = "sudo -k -S -p  -- sh -c " + marker  # sudo's own argv, not the login shell's
         for _ in range(200):
             snapshot = _processes()
-            if marker in snapshot:
+            if expected in snapshot:
                 break
             time.sleep(0.05)
         running.join(WAIT)
-        assert "sudo -k -S -p  -- sh -c " + marker in snapshot  # looked while sudo was running
+        assert expected in snapshot  # looked while sudo was running
         assert SUDO_PASSWORD not in snapshot
 
         with pytest.raises(CommandFailed, match="timed out after 1s"):
