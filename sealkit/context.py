@@ -53,8 +53,13 @@ class RuntimeInfo:
     #: TCP ports that must be free on a master / on a node before install (preflight)
     master_ports: tuple[int, ...] = (6443,)
     node_ports: tuple[int, ...] = (10250,)
-    #: container runtime config flavour for mirrors: ``containerd`` (certs.d) or the runtime's own file
+    #: one line for ``sealkit plugins`` and the docs
     description: str = ""
+    #: the support matrix: the oldest and the newest release this plugin installs and upgrades to, as
+    #: Kubernetes versions (``v1.30.0``); an image outside is refused before any host is touched.
+    #: Empty: no range declared (third-party plugins that have not said).
+    oldest_version: str = ""
+    newest_version: str = ""
 
 
 @dataclass(frozen=True)

@@ -150,41 +150,70 @@ def wait_node_version(where: HostRef, kubectl: str, node: str, version: str, *, 
 def remove_paths(host: HostRef, *paths: str) -> None:
     """Unmount anything below each path, then delete it."""
     quoted = " ".join(shlex.quote(p) for p in paths)
-    host.conn.run(
-        f"for p in {quoted}; do "
-        'awk -v p="$p" \'$2==p || index($2, p"/")==1 {print $2}\' /proc/self/mounts | sort -r | '
-        'while read -r m; do umount -l "$m" 2>/dev/null || true; done; rm -rf "$p"; done',
-        timeout=300,
+    each = _unmount_and_remove('"$p"')
+    host.conn.run(f"for p in {quoted}; do {each}; done", timeout=300)
+
+
+def _unmount_and_remove(quoted_path: str) -> str:
+    """Shell: lazily unmount everything at or below the (already quoted) path, then delete it."""
+    return (
+        f"awk -v p={quoted_path} '$2==p || index($2, p\"/\")==1 {{print $2}}' /proc/self/mounts | sort -r | "
+        f'while read -r m; do umount -l "$m" 2>/dev/null || true; done; rm -rf {quoted_path}'
     )
+
+
+#: what containerd creates when it starts under its defaults: its root, its state dir and the
+#: managed opt dir of its ``io.containerd.internal.v1.opt`` plugin (containerd/containerd
+#: docs/managed-opt.md: default path /opt/containerd, with bin/ and lib/ made at plugin init)
+CONTAINERD_RUNTIME_PATHS = ("/opt/containerd", "/var/lib/containerd", "/run/containerd")
 
 
 PRIOR_DIR = "/var/lib/sealkit/prior"
 
 
-def remember_unit_state(host: HostRef, unit: str) -> None:
-    """Note whether the host's own ``unit`` was enabled and running before sealkit first touched it.
+def remember_unit_state(host: HostRef, unit: str, runtime_paths: tuple[str, ...] = ()) -> None:
+    """Note whether the host's own ``unit`` was enabled and running before sealkit first touched it, and
+    which of ``runtime_paths`` (what the service creates when it starts, e.g. containerd's
+    ``/opt/containerd``) did not exist yet.
 
     Only the first call writes (a re-run must not record sealkit's own doing as the host's state);
-    :func:`restore_unit_state` gives the state back on reset.
+    :func:`restore_unit_state` gives the state back on reset and removes the runtime paths that the
+    service created only because sealkit started it.
     """
     q = shlex.quote(unit)
     marker = shlex.quote(f"{PRIOR_DIR}/{unit}")
+    absent = "".join(
+        f"[ -e {shlex.quote(p)} ] || [ -L {shlex.quote(p)} ] || echo absent={shlex.quote(p)}; "
+        for p in runtime_paths
+    )
     host.conn.run(
-        f"[ -e {marker} ] || {{ mkdir -p {PRIOR_DIR} && "
+        f"[ -e {marker} ] || {{ mkdir -p {PRIOR_DIR} && {{ "
         f'printf "enabled=%s\\nactive=%s\\n" "$(systemctl is-enabled {q} 2>/dev/null)" '
-        f'"$(systemctl is-active {q} 2>/dev/null)" > {marker}; }}',
+        f'"$(systemctl is-active {q} 2>/dev/null)"; {absent}}} > {marker}.tmp && '
+        f"mv -f {marker}.tmp {marker}; }}",
         timeout=60,
     )
 
 
-def restore_unit_state(host: HostRef, unit: str) -> None:
-    """Stop and/or disable ``unit`` again when it was not running/enabled before sealkit (reset)."""
+def restore_unit_state(host: HostRef, unit: str, runtime_paths: tuple[str, ...] = ()) -> None:
+    """Stop and/or disable ``unit`` again when it was not running/enabled before sealkit (reset).
+
+    Of ``runtime_paths``, those recorded as absent by :func:`remember_unit_state` are removed once the
+    unit is stopped: the service made them while sealkit ran it. A path the host had before is kept,
+    and so is everything while the host's own service still runs.
+    """
     q = shlex.quote(unit)
     marker = shlex.quote(f"{PRIOR_DIR}/{unit}")
+    created = "".join(
+        f"if grep -qxF {shlex.quote('absent=' + p)} {marker}; then "
+        f"{_unmount_and_remove(shlex.quote(p))}; fi; "
+        for p in runtime_paths
+    )
     host.conn.run(
         f"if [ -e {marker} ]; then if systemctl cat {q} >/dev/null 2>&1; then "
         f"grep -qx 'active=active' {marker} || systemctl stop {q}; "
         f"grep -qx 'enabled=enabled' {marker} || systemctl disable -q {q}; fi; "
+        f"if ! systemctl is-active -q {q}; then {created}true; fi; "
         f"rm -f {marker}; rmdir --ignore-fail-on-non-empty {PRIOR_DIR}; fi",
         timeout=180,
     )

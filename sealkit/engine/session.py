@@ -12,6 +12,7 @@ from sealkit import plugins
 from sealkit.builtin.preflight import FACTS_SCRIPT, parse_facts
 from sealkit.cluster import Cluster, Host
 from sealkit.context import ClusterContext, HostRef
+from sealkit.engine import versions
 from sealkit.engine.options import Options, target_for
 from sealkit.errors import ConnectError, PluginError, UsageError
 from sealkit.pki.store import PKIStore
@@ -57,6 +58,13 @@ def open_context(
         concurrency=options.concurrency,
     )
     labels = dict(image_labels or {})
+    if labels.get("sealkit.io/version"):
+        versions.check_supported(
+            labels["sealkit.io/version"],
+            runtime=info.name,
+            oldest=info.oldest_version,
+            newest=info.newest_version,
+        )
     ctx = ClusterContext(
         cluster=cluster,
         state=state,

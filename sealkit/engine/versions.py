@@ -41,3 +41,23 @@ def plan_upgrade(current: str, target: str) -> str | None:
             hint=f"upgrade to a {step}.x image first, then to {target}",
         )
     return target
+
+
+def check_supported(version: str, *, runtime: str, oldest: str, newest: str) -> None:
+    """UsageError when ``version`` is outside the runtime's declared support range.
+
+    Compared by minor (and patch where the bound names one): ``oldest=v1.30.0, newest=v1.34.99`` admits
+    every v1.30.x … v1.34.x. An empty bound is open.
+    """
+    got = parse(version)
+    if oldest and got < parse(oldest):
+        raise UsageError(
+            f"the {runtime} plugin supports {oldest} and newer; the image is {version}",
+            hint=f"use a {runtime} cluster image between {oldest} and {newest or 'the newest release'}",
+        )
+    if newest and got > parse(newest):
+        raise UsageError(
+            f"the {runtime} plugin supports releases up to {newest}; the image is {version}",
+            hint=f"use a {runtime} cluster image between {oldest or 'the oldest release'} and {newest}, "
+            "or a newer sealkit",
+        )

@@ -917,7 +917,7 @@ class Runtime:
         snapshotter = ctx.env.get("SEALKIT_CONTAINERD_SNAPSHOTTER", "overlayfs")
         text = containerd_config(registry_info(ctx), major=major, snapshotter=snapshotter)
         changed = hostops.write_file(host, CONTAINERD_CONFIG, text, 0o600) or changed
-        hostops.remember_unit_state(host, CONTAINERD_UNIT)
+        hostops.remember_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
         hostops.start_or_restart(host, CONTAINERD_UNIT, changed=changed, timeout=120)
         hostops.wait_until(host, f"test -S {CRI_SOCKET}", what="containerd CRI socket", timeout=60)
 
@@ -1213,7 +1213,7 @@ class Runtime:
             )
         else:
             self._give_back_containerd(host)
-        hostops.restore_unit_state(host, CONTAINERD_UNIT)
+        hostops.restore_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
         hostops.remove_paths(host, *RESET_PATHS, "/etc/cni/net.d")
         if host.is_master:  # etcd's data; the directory itself may belong to the host's etcd package
             hostops.clear_dir(host, ETCD_DATA_DIR)

@@ -929,7 +929,7 @@ class Runtime:
             timeout=30,
         )
         changed = hostops.write_file(host, CONTAINERD_CONFIG, text, 0o600) or changed
-        hostops.remember_unit_state(host, CONTAINERD_UNIT)
+        hostops.remember_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
         hostops.start_or_restart(host, CONTAINERD_UNIT, changed=changed, timeout=120)
         hostops.wait_until(
             host, f"test -S {CONTAINERD_SOCKET}", what="containerd socket", timeout=60, interval=1
@@ -1045,7 +1045,7 @@ class Runtime:
         res = host.conn.run(containerd_reset_script(ours), check=False, timeout=300)
         if res.rc != 0:
             failures.append(f"containerd configuration or images left behind (rc={res.rc})")
-        hostops.restore_unit_state(host, CONTAINERD_UNIT)
+        hostops.restore_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
         # containerd's CRI recreates its CNI conf dir on every start: remove it once containerd is
         # back to the host's own state, and the parents sealkit created when they are empty
         hostops.remove_paths(host, "/etc/cni/net.d")
