@@ -20,6 +20,9 @@ class Options:
     dry_run: bool = False
     force: bool = False
     output: str = "table"
+    #: pull a cluster/app image missing from the local store even when its reference names no registry
+    #: explicitly (``--pull``); without it only fully qualified references are pulled
+    pull: bool = False
 
 
 def target_for(host: Host) -> Target:
