@@ -1357,6 +1357,19 @@ def _ssh_config_identities(ip: str, user: str) -> tuple[list[Path], bool]:
     return found, unknown
 
 
+def _check_inline_key(v: _V, idx: int, host: Host) -> None:
+    """``pkData`` is used to log in, so a key that cannot be loaded is refused here, before any host is
+    contacted (the value itself is never echoed: it is a secret)."""
+    from sealkit.errors import ConnectError
+    from sealkit.ssh.connection import load_key_text
+
+    try:
+        load_key_text(host.ssh.pk_data or "", host.ssh.pk_passwd)
+    except ConnectError as err:
+        path = v.host_path(idx, host, "ssh.pkData", "ssh.pkData")
+        raise v.fail(path, _REDACTED, err.message, err.hint) from None
+
+
 def _validate_auth(v: _V) -> None:
     """Every host needs some way to authenticate, decided on the controller alone."""
     agent = _agent_available()
@@ -1369,6 +1382,7 @@ def _validate_auth(v: _V) -> None:
         if s.passwd:
             sources.append("password")
         if s.pk_data:
+            _check_inline_key(v, i, h)
             sources.append("inline key (pkData)")
         key = s.key_path
         if key is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import TYPE_CHECKING
 
 from sealkit.context import INSTALLED_MARKER
+from sealkit.errors import StepFailed
 from sealkit.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class PreflightPlugin:
         if facts.get("sealkit_installed"):
             return problems  # our own earlier run: ports in use by our services are expected
         ports = ctx.runtime.master_ports if host.is_master else ctx.runtime.node_ports
+        ports = (*ports, *_registry_ports(ctx, host))
         busy = sorted(set(ports) & set(facts.get("listening_ports", ())))
         if busy:
             problems.append(
@@ -46,6 +49,20 @@ class PreflightPlugin:
         return problems
 
 
+def _registry_ports(ctx: ClusterContext, host: HostRef) -> tuple[int, ...]:
+    """The embedded registry's pull and push ports, on the host that runs it (none elsewhere)."""
+    from sealkit.registry import service
+
+    runs_it = ctx.cluster.registry_hosts
+    if not runs_it or runs_it[0].ip != host.ip:
+        return ()
+    _, port, _ = service.registry_settings(ctx)
+    return (port, service.push_port(port))
+
+
+#: paths whose presence means a cluster sealkit did not install; a host may only report these
+FOREIGN_CLUSTER_PATHS = ("/etc/kubernetes/admin.conf", "/etc/rancher/k3s/k3s.yaml", "/var/lib/k0s/pki/ca.crt")
+
 #: one round trip that gathers every fact preflight and the engine need
 FACTS_SCRIPT = "; ".join(
     [
@@ -56,31 +73,112 @@ FACTS_SCRIPT = "; ".join(
         "echo listening=$( (ss -Hltn 2>/dev/null || true) | awk '{print $4}' | sed 's/.*://' "
         "| sort -un | tr '\\n' ,)",
         f"test -e {INSTALLED_MARKER} && echo sealkit_installed=1 || true",
-        "for p in /etc/kubernetes/admin.conf /etc/rancher/k3s/k3s.yaml /var/lib/k0s/pki/ca.crt; do "
-        "test -e $p && echo foreign=$p; done; true",
+        f"for p in {' '.join(FOREIGN_CLUSTER_PATHS)}; do test -e $p && echo foreign=$p; done; true",
     ]
 )
 
+#: OCI architecture names sealkit can ship a rootfs for (those :func:`sealkit.image.oci.normalize_arch`
+#: maps ``uname -m`` spellings to); anything else a host reports is refused, never used in a path
+KNOWN_ARCHES = frozenset({"amd64", "arm64", "arm", "ppc64le", "s390x", "riscv64"})
+#: RFC 1123 subdomain, as Kubernetes validates node names (k8s.io/apimachinery IsDNS1123Subdomain)
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*")
+_MAX_HOSTNAME = 253
+_MAX_LABEL = 63
 
-def parse_facts(text: str, controller_now: float) -> dict[str, object]:
-    """Turn FACTS_SCRIPT output into facts; pure so it is unit-tested."""
+
+def _refuse(host: str | None, fact: str, value: str, why: str, hint: str) -> StepFailed:
+    return StepFailed(
+        f"the host reports {fact} {value[:80]!r}: {why}; refusing to use it",
+        host=host,
+        step="facts",
+        hint=hint,
+    )
+
+
+def valid_arch(value: str, *, host: str | None = None) -> str:
+    """``uname -m`` (or an OCI name) → one of :data:`KNOWN_ARCHES`, or StepFailed naming host and value.
+
+    The architecture names a directory on the controller (``$SEALKIT_HOME/rootfs/<digest>-<arch>``), so
+    a host answering ``amd64/../../.ssh`` must never get that far.
+    """
+    from sealkit.image.oci import normalize_arch
+
+    arch = normalize_arch(value.strip())
+    if arch not in KNOWN_ARCHES:
+        raise _refuse(
+            host,
+            "architecture",
+            value,
+            f"not one of {', '.join(sorted(KNOWN_ARCHES))}",
+            "check `uname -m` on the host; set spec.hosts[].arch in the Clusterfile if it is known",
+        )
+    return arch
+
+
+def valid_hostname(value: str, *, host: str | None = None) -> str:
+    """The hostname lower-cased as Kubernetes does for node names; StepFailed unless RFC 1123.
+
+    It becomes a node name, a file name in the cluster state and an argument of remote commands.
+    """
+    name = value.strip().lower()
+    if (
+        not name
+        or len(name) > _MAX_HOSTNAME
+        or not _DNS1123_SUBDOMAIN.fullmatch(name)
+        or any(len(label) > _MAX_LABEL for label in name.split("."))
+    ):
+        raise _refuse(
+            host,
+            "hostname",
+            value,
+            "not an RFC 1123 name (lower-case letters, digits, '-' and '.', at most 253 characters)",
+            f"set a valid hostname on the host, e.g. {shlex.quote('hostnamectl set-hostname node-1')}",
+        )
+    return name
+
+
+def _int(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def parse_facts(text: str, controller_now: float, *, host: str | None = None) -> dict[str, object]:
+    """Turn FACTS_SCRIPT output into typed, validated facts; pure so it is unit-tested.
+
+    Everything a host prints is untrusted: arch and hostname must be in their closed sets (StepFailed
+    naming ``host`` and the value otherwise), numbers are numbers, ports are 1-65535, and a foreign
+    cluster is reported only by one of the paths the script tests. Lines the script does not print are
+    ignored.
+    """
     facts: dict[str, object] = {"foreign_cluster": []}
+    foreign: list[str] = []
     for line in text.splitlines():
         key, _, value = line.partition("=")
         if key == "hostname":
-            facts["hostname"] = value.strip()
+            facts["hostname"] = valid_hostname(value, host=host)
         elif key == "arch":
-            facts["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(value.strip(), value.strip())
-        elif key == "now" and value.strip().isdigit():
-            facts["clock_skew_s"] = int(value) - controller_now
-        elif key == "free_mb" and value.strip().isdigit():
-            facts["free_mb"] = int(value)
+            facts["arch"] = valid_arch(value, host=host)
+        elif key == "now" and (now := _int(value)) is not None:
+            facts["clock_skew_s"] = now - controller_now
+        elif key == "free_mb" and (free := _int(value)) is not None:
+            facts["free_mb"] = free
         elif key == "listening":
-            facts["listening_ports"] = sorted({int(p) for p in value.split(",") if p.strip().isdigit()})
-        elif key == "sealkit_installed":
+            ports = {_int(p) for p in value.split(",")}
+            facts["listening_ports"] = sorted(p for p in ports if p is not None and 0 < p < 65536)
+        elif key == "sealkit_installed" and value.strip() == "1":
             facts["sealkit_installed"] = True
-        elif key == "foreign":
-            facts["foreign_cluster"].append(value.strip())  # type: ignore[union-attr]
+        elif key == "foreign" and value.strip() in FOREIGN_CLUSTER_PATHS and value.strip() not in foreign:
+            foreign.append(value.strip())
+    facts["foreign_cluster"] = foreign
+    for required in ("hostname", "arch"):
+        if required not in facts:
+            raise StepFailed(
+                f"the host did not report its {required} (`hostname` / `uname -m` printed nothing)",
+                host=host,
+                step="facts",
+                hint="check that the login shell of the SSH user is a POSIX shell with coreutils",
+            )
     return facts
 
 

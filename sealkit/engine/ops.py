@@ -13,6 +13,7 @@ import socket
 import uuid
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sealkit.cluster import Cluster, cluster_from_flags, load_clusterfile, validate
@@ -22,7 +23,7 @@ from sealkit.engine import distribute, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
-from sealkit.errors import CheckFailed, ConnectError, PluginError, SealkitError, UsageError
+from sealkit.errors import CheckFailed, ConnectError, PluginError, SealkitError, StepFailed, UsageError
 from sealkit.state import ClusterState
 
 log = logging.getLogger("sealkit.engine")
@@ -42,10 +43,13 @@ def run(
     port: int | None,
     env: list[str],
 ) -> dict[str, Any]:
-    """``sealkit run``: build the desired cluster from flags (or the saved Clusterfile) and converge."""
+    """``sealkit run``: build the desired cluster from flags (or the saved Clusterfile) and converge.
+
+    The saved Clusterfile is read under the cluster lock, like in every command that changes a cluster.
+    """
     state = ClusterState(options.cluster)
-    if masters or nodes:
-        desired = cluster_from_flags(
+    flags = (
+        cluster_from_flags(
             masters=masters,
             nodes=nodes,
             user=user,
@@ -58,17 +62,27 @@ def run(
             name=options.cluster,
             runtime=options.runtime,
         )
-        if state.exists():
-            desired = _merge_into_saved(state, desired)
-    elif state.exists():
-        desired = state.load_clusterfile()
-        desired = replace(desired, images=_merge_images(desired.images, images))
-    else:
-        raise UsageError(
-            "no hosts given and no cluster named " + repr(options.cluster) + " exists",
-            hint="pass --masters IP[,IP…] (and --nodes …), or --cluster NAME",
-        )
-    return converge(options, desired, state)
+        if masters or nodes
+        else None
+    )
+    if flags is None and not state.exists():
+        raise _no_hosts(options)
+    with state.lock():
+        if flags is not None:
+            desired = _merge_into_saved(state, flags) if state.exists() else flags
+        elif state.exists():
+            desired = state.load_clusterfile()
+            desired = replace(desired, images=_merge_images(desired.images, images))
+        else:  # removed by a reset that held the lock meanwhile
+            raise _no_hosts(options)
+        return _converge_locked(options, desired, state)
+
+
+def _no_hosts(options: Options) -> UsageError:
+    return UsageError(
+        "no hosts given and no cluster named " + repr(options.cluster) + " exists",
+        hint="pass --masters IP[,IP…] (and --nodes …), or --cluster NAME",
+    )
 
 
 def apply(options: Options, *, clusterfile: str) -> dict[str, Any]:
@@ -93,7 +107,22 @@ def add(
 ) -> dict[str, Any]:
     """``sealkit add``: append hosts to the saved Clusterfile and converge (only new hosts change)."""
     state = _existing_state(options)
-    saved = state.load_clusterfile()
+    with state.lock():
+        return _add_locked(options, state, masters, nodes, user, password, key, key_passphrase, port)
+
+
+def _add_locked(
+    options: Options,
+    state: ClusterState,
+    masters: str,
+    nodes: str,
+    user: str | None,
+    password: str | None,
+    key: str | None,
+    key_passphrase: str | None,
+    port: int | None,
+) -> dict[str, Any]:
+    saved = _saved(options, state)
     extra = cluster_from_flags(
         masters=masters,
         nodes=nodes,
@@ -123,14 +152,19 @@ def add(
             hint="sealkit status lists the cluster's hosts",
         )
     desired = replace(saved, hosts=[*saved.hosts, *extra.hosts])
-    return converge(options, desired, state)
+    return _converge_locked(options, desired, state)
 
 
 def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
     """``sealkit delete``: drain and reset the given hosts; the rest of the cluster is left alone."""
     state = _existing_state(options)
-    saved = state.load_clusterfile()
     gone = set(_ips(masters)) | set(_ips(nodes))
+    with state.lock():
+        return _delete_locked(options, state, gone)
+
+
+def _delete_locked(options: Options, state: ClusterState, gone: set[str]) -> dict[str, Any]:
+    saved = _saved(options, state)
     unknown = sorted(gone - {h.ip for h in saved.hosts})
     if unknown:
         raise UsageError(
@@ -140,48 +174,79 @@ def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
     desired = replace(saved, hosts=[h for h in saved.hosts if h.ip not in gone])
     if not desired.masters:
         raise UsageError("that would delete every master", hint="use sealkit reset to remove the cluster")
-    return converge(options, desired, state)
+    return _converge_locked(options, desired, state)
 
 
 def reset(options: Options) -> dict[str, Any]:
     """``sealkit reset``: every plugin removes what it put on every host; the controller forgets it."""
     state = _existing_state(options)
-    saved = state.load_clusterfile()
-    runtime = select_runtime(options, saved, {})
-    with state.lock(), open_context(options, saved, state, runtime=runtime) as ctx:
-        reachable = _connect(ctx, saved.hosts, tolerate=options.force)
-        plan = Plan("reset")
-        plan.add(
-            "reset",
-            PARALLEL,
-            [Step("reset", h.ip, partial(_reset_host, ctx, h)) for h in reachable],
-        )
-        if options.dry_run:
-            return plan.as_dict()
-        _execute(ctx, state, plan)
-        state.remove()
-        return {
-            "reset": sorted(h.ip for h in reachable),
-            "unreachable": sorted({h.ip for h in saved.hosts} - {h.ip for h in reachable}),
-        }
+    with state.lock():
+        saved = _saved(options, state)
+        runtime = select_runtime(options, saved, {})
+        with open_context(options, saved, state, runtime=runtime) as ctx:
+            return _reset_locked(options, state, saved, ctx)
+
+
+def _reset_locked(
+    options: Options, state: ClusterState, saved: Cluster, ctx: ClusterContext
+) -> dict[str, Any]:
+    reachable = _connect(ctx, saved.hosts, tolerate=options.force)
+    plan = Plan("reset")
+    plan.add(
+        "reset",
+        PARALLEL,
+        [Step("reset", h.ip, partial(_reset_host, ctx, h)) for h in reachable],
+    )
+    if options.dry_run:
+        return plan.as_dict()
+    _execute(ctx, state, plan)
+    state.remove()
+    return {
+        "reset": sorted(h.ip for h in reachable),
+        "unreachable": sorted({h.ip for h in saved.hosts} - {h.ip for h in reachable}),
+    }
 
 
 def upgrade(options: Options, *, image: str) -> dict[str, Any]:
-    """``sealkit upgrade IMAGE``: one minor at a time; masters one by one, then workers in batches."""
+    """``sealkit upgrade IMAGE``: one minor at a time; masters one by one, then workers in batches.
+
+    The lock is taken before the saved Clusterfile is read and held while the image is pulled: an ``add``
+    that finished meanwhile can never be undone (its hosts drained and reset) by a stale view.
+    """
     state = _existing_state(options)
-    saved = state.load_clusterfile()
-    desired = replace(saved, images=[image, *[i for i in saved.images[1:] if i != image]])
-    return converge(options, desired, state)
+    with state.lock():
+        saved = _saved(options, state)
+        desired = replace(saved, images=[image, *[i for i in saved.images[1:] if i != image]])
+        return _converge_locked(options, desired, state)
+
+
+def _saved(options: Options, state: ClusterState) -> Cluster:
+    """The saved Clusterfile, read under the lock (a reset may have removed it since the first check)."""
+    if not state.exists():
+        raise UsageError(
+            f"no cluster named {options.cluster!r}",
+            hint="sealkit run/apply creates one; --cluster NAME selects another",
+        )
+    return state.load_clusterfile()
 
 
 # ---------------------------------------------------------------------------------------- converge
 def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[str, Any]:
-    """Plan desired vs applied, then execute: delete, install/join, upgrade, in that order."""
+    """Plan desired vs applied, then execute: delete, install/join, upgrade, in that order.
+
+    Takes the cluster lock; callers that read saved state to build ``desired`` hold it already and call
+    :func:`_converge_locked` (a second ``flock`` on the lock file would refuse the process's own run).
+    """
+    with state.lock():
+        return _converge_locked(options, desired, state)
+
+
+def _converge_locked(options: Options, desired: Cluster, state: ClusterState) -> dict[str, Any]:
     for warning in validate(desired):
         log.warning("warning: %s", warning)
     if not desired.images:
         raise UsageError("no cluster image given", hint="sealkit run IMAGE --masters …")
-    image = images.resolve(desired.images[0])
+    image = images.resolve(desired.images[0], pull=options.pull)
     _refuse_extra_images(desired.images[0], desired.images[1:])
     # the image's templates and scripts are checked before any host is contacted
     scripts.render_all(image.rootfs, {**image.env, **desired.env})
@@ -189,72 +254,71 @@ def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[st
         scripts.script_for(image.labels, kind, image.rootfs)
     runtime = select_runtime(options, desired, image.labels)
     desired = replace(desired, runtime=runtime)
-    with state.lock():
-        applied = Applied.load(state.dir)
-        if applied.runtime and applied.runtime != runtime:
-            raise UsageError(
-                f"cluster {options.cluster} runs runtime {applied.runtime!r}, not {runtime!r}",
-                hint="sealkit reset first, or use --cluster for a second cluster",
-            )
-        upgrade_to = versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
-        saved = state.load_clusterfile() if state.exists() else None
-        if upgrade_to is None:  # an upgrade renders every host's templates anew
-            _warn_env_change(saved, desired, applied)
-        removed = [
-            h
-            for h in (saved.hosts if saved else [])
-            if h.ip not in {d.ip for d in desired.hosts} and applied.hosts.get(h.ip)
-        ]
-        everyone = desired.hosts + removed
-        with open_context(
-            options,
-            # the image's ENV are defaults for hooks, templates and scripts; they are not saved in the
-            # Clusterfile, so the next image's defaults apply after an upgrade
-            replace(desired, hosts=everyone, env={**image.env, **desired.env}),
-            state,
-            runtime=runtime,
-            image_ref=image.ref,
-            image_labels=image.labels,
-            local_rootfs=image.rootfs,
-        ) as ctx:
-            plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
-            if options.dry_run:
-                return plan.as_dict()
-            needed = sorted(plan.touched_hosts() | {ctx.cluster.masters[0].ip}, key=_ip_key)
-            _connect(
-                ctx,
-                [h for h in everyone if h.ip in needed],
-                tolerate=options.force,
-                optional={h.ip for h in removed},
-            )
-            _preflight(
-                ctx,
-                [ctx.hosts[h.ip] for h in desired.hosts if h.ip in ctx.hosts and not applied.joined(h.ip)],
-            )
-            if not applied.runtime:
-                applied.runtime = runtime
-                applied.image = image.ref
-                applied.version = image.version
-                applied.save(state.dir)
-            state.save_clusterfile(replace(desired, hosts=everyone))
-            run_id = _execute(ctx, state, plan, applied=applied)
-            applied = Applied.load(state.dir)
-            for h in removed:
-                applied.hosts.pop(h.ip, None)
-            applied.image, applied.version = image.ref, image.version
+    applied = Applied.load(state.dir)
+    if applied.runtime and applied.runtime != runtime:
+        raise UsageError(
+            f"cluster {options.cluster} runs runtime {applied.runtime!r}, not {runtime!r}",
+            hint="sealkit reset first, or use --cluster for a second cluster",
+        )
+    upgrade_to = versions.plan_upgrade(applied.version, image.version) if applied.initialized else None
+    saved = state.load_clusterfile() if state.exists() else None
+    if upgrade_to is None:  # an upgrade renders every host's templates anew
+        _warn_env_change(saved, desired, applied)
+    removed = [
+        h
+        for h in (saved.hosts if saved else [])
+        if h.ip not in {d.ip for d in desired.hosts} and applied.hosts.get(h.ip)
+    ]
+    everyone = desired.hosts + removed
+    with open_context(
+        options,
+        # the image's ENV are defaults for hooks, templates and scripts; they are not saved in the
+        # Clusterfile, so the next image's defaults apply after an upgrade
+        replace(desired, hosts=everyone, env={**image.env, **desired.env}),
+        state,
+        runtime=runtime,
+        image_ref=image.ref,
+        image_labels=image.labels,
+        local_rootfs=image.rootfs,
+    ) as ctx:
+        plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
+        if options.dry_run:
+            return plan.as_dict()
+        needed = sorted(plan.touched_hosts() | {ctx.cluster.masters[0].ip}, key=_ip_key)
+        _connect(
+            ctx,
+            [h for h in everyone if h.ip in needed],
+            tolerate=options.force,
+            optional={h.ip for h in removed},
+        )
+        _preflight(
+            ctx,
+            [ctx.hosts[h.ip] for h in desired.hosts if h.ip in ctx.hosts and not applied.joined(h.ip)],
+        )
+        if not applied.runtime:
+            applied.runtime = runtime
+            applied.image = image.ref
+            applied.version = image.version
             applied.save(state.dir)
-            state.save_clusterfile(desired)
-            return {
-                "cluster": options.cluster,
-                "runtime": runtime,
-                "image": image.ref,
-                "version": image.version,
-                "run": run_id,
-                "masters": [h.ip for h in desired.masters],
-                "nodes": [h.ip for h in desired.nodes],
-                "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
-                "bytes_sent": distribute.bytes_sent(ctx),
-            }
+        state.save_clusterfile(replace(desired, hosts=everyone))
+        run_id = _execute(ctx, state, plan, applied=applied)
+        applied = Applied.load(state.dir)
+        for h in removed:
+            applied.hosts.pop(h.ip, None)
+        applied.image, applied.version = image.ref, image.version
+        applied.save(state.dir)
+        state.save_clusterfile(desired)
+        return {
+            "cluster": options.cluster,
+            "runtime": runtime,
+            "image": image.ref,
+            "version": image.version,
+            "run": run_id,
+            "masters": [h.ip for h in desired.masters],
+            "nodes": [h.ip for h in desired.nodes],
+            "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
+            "bytes_sent": distribute.bytes_sent(ctx),
+        }
 
 
 def _warn_env_change(saved: Cluster | None, desired: Cluster, applied: Applied) -> None:
@@ -399,11 +463,40 @@ def _push_rootfs(ctx: ClusterContext, ips: list[str], image: images.ResolvedImag
     """The rootfs to every host in ``ips`` at once, so hosts relay it to each other (the controller's
     uplink carries it about once) instead of the controller sending one copy per host. The probe
     leaves sealkit's install marker on each host first."""
-    distribute.push_rootfs_many(ctx, {ip: image.rootfs_for(ctx.hosts[ip].arch) for ip in ips})
+    distribute.push_rootfs_many(ctx, {ip: host_rootfs(ctx, ip, image) for ip in ips})
     for ip in ips:
         host = ctx.hosts[ip]
         if host.facts.get("relay_error"):
             log.info("%s: relay fell back to a direct copy (%s)", ip, host.facts["relay_error"])
+
+
+def host_arch(ctx: ClusterContext, ip: str) -> str:
+    """The architecture whose rootfs ``ip`` gets: the Clusterfile's (validated) where given, else what the
+    host reported — checked against the closed set again here, because it names a directory on the
+    controller (``$SEALKIT_HOME/rootfs/<digest>-<arch>``) that distribution then sends to the host."""
+    from sealkit.builtin.preflight import valid_arch
+
+    host = ctx.hosts[ip]
+    reported = valid_arch(host.arch, host=ip) if host.arch else ""
+    declared = valid_arch(host.spec.arch, host=ip) if host.spec.arch else ""
+    if declared and reported and declared != reported:
+        raise StepFailed(
+            f"the Clusterfile says arch {declared} but the host reports {reported}",
+            host=ip,
+            step="facts",
+            hint="fix spec.hosts[].arch (or the address) in the Clusterfile",
+        )
+    arch = declared or reported
+    if not arch:
+        raise StepFailed(
+            "the host's architecture is unknown", host=ip, step="facts", hint="set spec.hosts[].arch"
+        )
+    return arch
+
+
+def host_rootfs(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> Path:
+    """The controller's unpacked rootfs for the host's (validated) architecture."""
+    return image.rootfs_for(host_arch(ctx, ip))
 
 
 def _prepare(ctx: ClusterContext, ip: str) -> None:
@@ -411,9 +504,11 @@ def _prepare(ctx: ClusterContext, ip: str) -> None:
 
 
 def _sync_images(ctx: ClusterContext) -> None:
-    from sealkit.registry.service import registry_info
+    """The controller pushes through the registry's read-write instance with the push account; hosts only
+    ever get the read-only instance and the pull account (``_mirror_config``)."""
+    from sealkit.registry.service import push_registry_info
 
-    ctx.pm.hook.sealkit_sync_images(ctx=ctx, registry=registry_info(ctx))
+    ctx.pm.hook.sealkit_sync_images(ctx=ctx, registry=push_registry_info(ctx))
 
 
 def _mirror_config(ctx: ClusterContext, ip: str) -> None:
@@ -485,12 +580,12 @@ CLEAN_SCRIPT_RECORD = ".sealkit-clean-script"
 
 def _render(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
     host = ctx.hosts[ip]
-    scripts.push_rendered(ctx, host, scripts.render_all(image.rootfs_for(host.arch), ctx.env))
+    scripts.push_rendered(ctx, host, scripts.render_all(host_rootfs(ctx, ip, image), ctx.env))
 
 
 def _image_check(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> None:
     host = ctx.hosts[ip]
-    check = scripts.script_for(image.labels, "check", image.rootfs_for(host.arch))
+    check = scripts.script_for(image.labels, "check", host_rootfs(ctx, ip, image))
     if check:
         scripts.run_script(ctx, host, "check", check)
 
@@ -499,7 +594,7 @@ def _image_init(ctx: ClusterContext, ip: str, image: images.ResolvedImage) -> No
     """Templates rendered, the image's init script run; its clean script recorded on the host so that
     a reset runs it even when the controller no longer has the image."""
     host = ctx.hosts[ip]
-    rootfs = image.rootfs_for(host.arch)
+    rootfs = host_rootfs(ctx, ip, image)
     scripts.push_rendered(ctx, host, scripts.render_all(rootfs, ctx.env))
     clean = scripts.script_for(image.labels, "clean", rootfs) or ""
     host.conn.put(clean.encode(), f"{ctx.remote_rootfs}/{CLEAN_SCRIPT_RECORD}", mode=0o644)

@@ -33,6 +33,7 @@ def target_for(host: Host) -> Target:
         user=ssh.user,
         password=ssh.passwd,
         key_path=ssh.pk,
+        key_data=ssh.pk_data,
         key_passphrase=ssh.pk_passwd,
         sudo_password=ssh.sudo_passwd,
         label=host.ip,

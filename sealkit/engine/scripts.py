@@ -33,12 +33,40 @@ def label_for(kind: str) -> str:
     return f"sealkit.io/scripts.{kind}"
 
 
+#: rendered templates may hold ``-e`` secrets: only root on the host reads them
+RENDERED_MODE = 0o600
+#: the host's rootfs copy holds the rendered templates: closed to other local users
+ROOTFS_DIR_MODE = 0o700
+
+
 def templates(rootfs: Path) -> list[Path]:
-    """The rootfs's templates, relative to it, in a stable order."""
+    """The rootfs's templates, relative to it, in a stable order.
+
+    The image is hostile input: a template (or ``etc`` itself) that is a symbolic link would make the
+    controller read, render and ship one of its own files (``~/.ssh/id_rsa``) to every host, so it is
+    refused. ``rglob`` does not descend into symlinked directories.
+    """
     etc = rootfs / "etc"
+    if etc.is_symlink():
+        raise _link_error(Path("etc"))
     if not etc.is_dir():
         return []
-    return sorted(p.relative_to(rootfs) for p in etc.rglob(f"*{TEMPLATE_SUFFIX}") if p.is_file())
+    found = []
+    for p in etc.rglob(f"*{TEMPLATE_SUFFIX}"):
+        if p.is_symlink():
+            raise _link_error(p.relative_to(rootfs))
+        if p.is_file():
+            found.append(p.relative_to(rootfs))
+    return sorted(found)
+
+
+def _link_error(rel: Path) -> ImageError:
+    return ImageError(
+        f"{rel} in the cluster image is a symbolic link: templates are read on the controller, so they "
+        "must be regular files inside the image",
+        step="render",
+        hint="replace the link with the file itself and rebuild the image",
+    )
 
 
 def render_all(rootfs: Path, env: dict[str, str]) -> dict[str, str]:
@@ -65,9 +93,17 @@ def render_all(rootfs: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def push_rendered(ctx: ClusterContext, host: HostRef, rendered: dict[str, str]) -> None:
-    """Write the rendered templates into the host's rootfs copy (content-addressed: unchanged = not sent)."""
+    """Write the rendered templates into the host's rootfs copy (content-addressed: unchanged = not sent).
+
+    They may carry secrets from ``-e`` (passwords, tokens), so they are 0600 and the rootfs directory is
+    made 0700 first: no local user but root can read them.
+    """
+    if not rendered:
+        return
+    root = ctx.remote_rootfs
+    host.conn.run(f"mkdir -p -- {shlex.quote(root)} && chmod {ROOTFS_DIR_MODE:o} -- {shlex.quote(root)}")
     for rel, text in rendered.items():
-        host.conn.put(text.encode(), posixpath.join(ctx.remote_rootfs, rel), mode=0o644)
+        host.conn.put(text.encode(), posixpath.join(root, rel), mode=RENDERED_MODE)
 
 
 def script_for(labels: dict[str, str], kind: str, rootfs: Path) -> str | None:

@@ -14,7 +14,7 @@ from sealkit.cluster import Cluster, Host
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import versions
 from sealkit.engine.options import Options, target_for
-from sealkit.errors import ConnectError, PluginError, UsageError
+from sealkit.errors import ConnectError, PluginError, StepFailed, UsageError
 from sealkit.pki.store import PKIStore
 from sealkit.ssh import Fleet, HostKeyPolicy
 from sealkit.state import ClusterState
@@ -99,7 +99,7 @@ def gather_facts(ctx: ClusterContext, hosts: list[Host]) -> None:
 
     def probe(conn):
         result = conn.run(FACTS_SCRIPT, sudo=False, timeout=60)
-        return parse_facts(result.stdout, now)
+        return parse_facts(result.stdout, now, host=conn.target.label)
 
     results = ctx.fleet.map(probe, list(by_ip))
     failed = {ip: r for ip, r in results.items() if isinstance(r, BaseException)}
@@ -108,12 +108,21 @@ def gather_facts(ctx: ClusterContext, hosts: list[Host]) -> None:
             continue
         ref = HostRef(spec=by_ip[ip], conn=ctx.fleet.conn(ip), facts=facts)
         ref.hostname = str(facts.get("hostname", ""))
-        ref.arch = str(facts.get("arch", ""))
+        ref.arch = str(facts.get("arch", ""))  # checked against a closed set; ops.host_arch compares it
+        # with the Clusterfile's
         ctx.hosts[ip] = ref
     if failed:
         for err in failed.values():
             if isinstance(err, KeyboardInterrupt):
                 raise err
+        refused = {ip: e for ip, e in failed.items() if isinstance(e, StepFailed)}
+        if refused:  # the host answered, but with facts that cannot be trusted: not "unreachable"
+            lines = "\n".join(f"  - {ip}: {err.message}" for ip, err in sorted(refused.items()))
+            raise StepFailed(
+                f"{len(refused)} host(s) reported facts sealkit refuses:\n{lines}",
+                step="facts",
+                hint="fix the hosts named above (or give spec.hosts[].arch in the Clusterfile), then re-run",
+            )
         lines = "\n".join(f"  - {ip}: {err}" for ip, err in sorted(failed.items()))
         raise ConnectError(
             f"{len(failed)} host(s) unreachable:\n{lines}",

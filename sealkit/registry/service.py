@@ -1,16 +1,29 @@
-"""The embedded registry service: the Distribution registry the cluster image ships, as a systemd
-unit.
+"""The embedded registry service: the Distribution registry the cluster image ships, as two systemd
+units over one storage directory.
+
+Every host holds registry credentials (the runtime's mirror config), so those credentials must not be
+able to push: root on one worker could otherwise replace the images every master pulls. Distribution's
+htpasswd auth has no per-user permissions (any valid user may push), so the split is by instance
+(distribution/distribution v2.8.2 registry/handlers/app.go reads ``storage.maintenance.readonly.enabled``;
+manifests.go, blob.go and blobupload.go then register no PUT/POST/PATCH/DELETE handlers):
+
+* ``sealkit-registry.service`` — **read-only** (``maintenance.readonly``, upload purging off), on
+  ``spec.registry.port`` (default 5000): the address every host's mirror config names, with the **pull**
+  account (``<username>-pull``) in its htpasswd;
+* ``sealkit-registry-push.service`` — read-write on ``port + 1``, with the **push** account in its own
+  htpasswd. Only the controller holds that password (cluster state, 0600); it syncs images through it.
 
 On each registry host sealkit writes (all content-addressed, so a re-run with matching files sends
 nothing and restarts nothing):
 
-* ``/etc/sealkit/registry/config.yml`` (0600: it holds the HTTP secret) — filesystem storage under
-  ``/var/lib/sealkit/registry``, ``http.addr :<port>``, TLS, htpasswd auth;
+* ``/etc/sealkit/registry/config.yml`` and ``config-push.yml`` (0600: they hold the HTTP secret) —
+  filesystem storage under ``/var/lib/sealkit/registry``, ``http.addr``, TLS, htpasswd auth;
 * ``/etc/sealkit/registry/tls.crt|tls.key`` — issued by the cluster CA (``ca`` in the PKI store)
   with SANs = the registry domain, the host's IP(s), ``localhost``/``127.0.0.1``;
-* ``/etc/sealkit/registry/htpasswd`` (0600) — one bcrypt entry generated on the controller;
-* ``/etc/systemd/system/sealkit-registry.service`` — ``Restart=always``; restarted only when one of
-  the files above changed (the registry reads htpasswd and TLS files once, at start).
+* ``/etc/sealkit/registry/htpasswd`` (pull account) and ``htpasswd-push`` (push account), 0600 — one
+  bcrypt entry each, generated on the controller;
+* the two units — ``Restart=always``; restarted only when one of the files above changed (the registry
+  reads htpasswd and TLS files once, at start).
 
 Credentials (user, password, bcrypt hash, HTTP secret) are generated once per cluster and kept in
 the cluster state, mode 0600 (:class:`CredentialStore`); they never appear in logs or in remote
@@ -44,11 +57,20 @@ from sealkit.ssh.quoting import quote
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef
 
+#: the read-only instance every host pulls from (pull account)
 UNIT_NAME = "sealkit-registry.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
+#: the read-write instance only the controller pushes to (push account), on the pull port + 1
+PUSH_UNIT_NAME = "sealkit-registry-push.service"
+PUSH_UNIT_PATH = f"/etc/systemd/system/{PUSH_UNIT_NAME}"
+UNITS = (UNIT_NAME, PUSH_UNIT_NAME)
 CONFIG_DIR = "/etc/sealkit/registry"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yml"
 HTPASSWD_PATH = f"{CONFIG_DIR}/htpasswd"
+PUSH_CONFIG_PATH = f"{CONFIG_DIR}/config-push.yml"
+PUSH_HTPASSWD_PATH = f"{CONFIG_DIR}/htpasswd-push"
+#: the pull account is the push account's name with this suffix
+PULL_USER_SUFFIX = "-pull"
 CERT_PATH = f"{CONFIG_DIR}/tls.crt"
 KEY_PATH = f"{CONFIG_DIR}/tls.key"
 DATA_DIR = "/var/lib/sealkit/registry"
@@ -63,7 +85,7 @@ IMAGE_BINARY = "bin/registry"
 # ----------------------------------------------------------------------------------- credentials
 @dataclass(frozen=True)
 class Credentials:
-    """The registry's one account, and the HTTP secret that signs upload state."""
+    """One registry account (push or pull), and the HTTP secret that signs upload state."""
 
     username: str
     password: str = field(repr=False)
@@ -113,9 +135,9 @@ class CredentialStore:
     processes) agree on a single password.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], filename: str = "credentials.json") -> None:
         self.dir = Path(directory)
-        self.path = self.dir / "credentials.json"
+        self.path = self.dir / filename
 
     def load(self) -> Credentials | None:
         try:
@@ -164,7 +186,7 @@ class CredentialStore:
             os.close(fd)
 
     def _write(self, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".credentials.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{self.path.stem}.", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -201,14 +223,25 @@ def render_config(
     cert_path: str = CERT_PATH,
     key_path: str = KEY_PATH,
     htpasswd_path: str = HTPASSWD_PATH,
+    read_only: bool = False,
+    unit: str = UNIT_NAME,
 ) -> str:
-    """The registry's ``config.yml`` (Distribution configuration ``version: 0.1``)."""
+    """The registry's ``config.yml`` (Distribution configuration ``version: 0.1``).
+
+    ``read_only`` sets ``storage.maintenance.readonly`` (the registry then serves no write method at
+    all) and turns upload purging off, so this instance never deletes anything of the one that writes.
+    """
     if not 0 < port < 65536:
         raise PluginError(f"registry port {port} is not 1-65535", hint="fix spec.registry.port")
     if not http_secret.isalnum():
         raise PluginError("registry HTTP secret must be alphanumeric")
+    maintenance = (
+        "  maintenance:\n    readonly:\n      enabled: true\n    uploadpurging:\n      enabled: false\n"
+        if read_only
+        else ""
+    )
     return (
-        "# Managed by sealkit (sealkit-registry.service). Do not edit: sealkit rewrites it.\n"
+        f"# Managed by sealkit ({unit}). Do not edit: sealkit rewrites it.\n"
         "version: 0.1\n"
         "log:\n"
         "  level: info\n"
@@ -219,6 +252,7 @@ def render_config(
         f"    rootdirectory: {data_dir}\n"
         "  delete:\n"
         "    enabled: false\n"
+        f"{maintenance}"
         "http:\n"
         f"  addr: :{port}\n"
         f"  secret: {http_secret}\n"
@@ -240,8 +274,12 @@ def render_config(
     )
 
 
-def render_unit(binary: str, config_path: str = CONFIG_PATH) -> str:
-    """``sealkit-registry.service``: the image's registry binary, restarted whenever it stops."""
+def render_unit(
+    binary: str,
+    config_path: str = CONFIG_PATH,
+    description: str = "sealkit embedded image registry (Distribution)",
+) -> str:
+    """A registry unit: the image's registry binary with ``config_path``, restarted whenever it stops."""
     if not binary.startswith("/") or any(c.isspace() or c in "\"'\\%$" for c in binary):
         raise PluginError(
             f"registry binary path {binary!r} must be absolute, without spaces, quotes, % or $",
@@ -249,7 +287,7 @@ def render_unit(binary: str, config_path: str = CONFIG_PATH) -> str:
     return (
         "# Managed by sealkit. Do not edit: sealkit rewrites it.\n"
         "[Unit]\n"
-        "Description=sealkit embedded image registry (Distribution)\n"
+        f"Description={description}\n"
         "Documentation=https://distribution.github.io/distribution/about/configuration/\n"
         "After=network-online.target\n"
         "Wants=network-online.target\n"
@@ -287,9 +325,20 @@ def ca_spec() -> CASpec:
 
 # ---------------------------------------------------------------------------------- cluster glue
 def registry_settings(ctx: ClusterContext) -> tuple[str, int, str]:
-    """``(domain, port, username)`` from the Clusterfile's ``spec.registry``."""
+    """``(domain, port, username)`` from the Clusterfile's ``spec.registry``: the pull port every host
+    uses, and the push account's name."""
     reg = ctx.cluster.registry
     return reg.domain or DEFAULT_DOMAIN, int(reg.port or DEFAULT_PORT), reg.username or DEFAULT_USER
+
+
+def push_port(port: int) -> int:
+    """Where the read-write instance listens: the pull port + 1."""
+    if not 0 < port < 65535:
+        raise PluginError(
+            f"registry port {port} leaves no room for the push port {port + 1}",
+            hint="set spec.registry.port to 1-65534",
+        )
+    return port + 1
 
 
 def registry_hosts(ctx: ClusterContext) -> list[str]:
@@ -312,15 +361,33 @@ def credential_store(ctx: ClusterContext) -> CredentialStore:
 
 
 def credentials(ctx: ClusterContext) -> Credentials:
-    """The cluster's registry credentials; ``spec.registry.password`` wins over a generated one."""
+    """The push account (controller only); ``spec.registry.password`` wins over a generated one."""
     _, _, username = registry_settings(ctx)
     return credential_store(ctx).ensure(username, ctx.cluster.registry.password or None)
 
 
+def pull_credentials(ctx: ClusterContext) -> Credentials:
+    """The pull account every host's runtime holds: valid only on the read-only instance."""
+    _, _, username = registry_settings(ctx)
+    store = CredentialStore(credential_store(ctx).dir, "pull-credentials.json")
+    return store.ensure(f"{username}{PULL_USER_SUFFIX}")
+
+
 def registry_info(ctx: ClusterContext) -> RegistryInfo:
-    """The RegistryInfo handed to ``sealkit_sync_images`` / ``sealkit_registry_mirror_config``."""
+    """What hosts get (``sealkit_registry_mirror_config``, the runtimes' containerd config): the
+    read-only instance and the pull account, which cannot push."""
     domain, port, _ = registry_settings(ctx)
-    creds = credentials(ctx)
+    return _info(ctx, domain, port, pull_credentials(ctx))
+
+
+def push_registry_info(ctx: ClusterContext) -> RegistryInfo:
+    """What the controller syncs images with (``sealkit_sync_images``): the read-write instance and the
+    push account. Never hand this to a host."""
+    domain, port, _ = registry_settings(ctx)
+    return _info(ctx, domain, push_port(port), credentials(ctx))
+
+
+def _info(ctx: ClusterContext, domain: str, port: int, creds: Credentials) -> RegistryInfo:
     ca = ctx.pki.ensure_ca(ca_spec())
     return RegistryInfo(
         domain=domain,
@@ -336,15 +403,27 @@ def service_files(ctx: ClusterContext, host: HostRef, binary: str) -> list[FileS
     """Every file the registry host needs, rendered on the controller (secrets included, mode
     0600)."""
     domain, port, _ = registry_settings(ctx)
-    creds = credentials(ctx)
+    push, pull = credentials(ctx), pull_credentials(ctx)
     layout = Layout(cas=(ca_spec(),), certs=(cert_spec(domain, host.ip),))
     pki_files = ctx.pki.render(layout)
-    config = render_config(port=port, http_secret=creds.http_secret)
+    pull_config = render_config(port=port, http_secret=push.http_secret, read_only=True)
+    push_config = render_config(
+        port=push_port(port),
+        http_secret=push.http_secret,
+        htpasswd_path=PUSH_HTPASSWD_PATH,
+        unit=PUSH_UNIT_NAME,
+    )
+    push_unit = render_unit(
+        binary, PUSH_CONFIG_PATH, "sealkit embedded image registry, push endpoint of the controller"
+    )
     return [
         *pki_files,
-        FileSpec(CONFIG_PATH, config.encode(), MODE_SECRET),
-        FileSpec(HTPASSWD_PATH, render_htpasswd(creds).encode(), MODE_SECRET),
+        FileSpec(CONFIG_PATH, pull_config.encode(), MODE_SECRET),
+        FileSpec(HTPASSWD_PATH, render_htpasswd(pull).encode(), MODE_SECRET),
+        FileSpec(PUSH_CONFIG_PATH, push_config.encode(), MODE_SECRET),
+        FileSpec(PUSH_HTPASSWD_PATH, render_htpasswd(push).encode(), MODE_SECRET),
         FileSpec(UNIT_PATH, render_unit(binary).encode(), MODE_PUBLIC),
+        FileSpec(PUSH_UNIT_PATH, push_unit.encode(), MODE_PUBLIC),
     ]
 
 
@@ -393,23 +472,25 @@ def ensure_service(ctx: ClusterContext, host: HostRef, *, binary: str | None = N
     for f in files:
         if host.conn.put(f.content, f.path, mode=f.mode):
             changed = True
+    units = " ".join(UNITS)
     if changed:
         _run(host, "systemctl daemon-reload", step, hint="is systemd running on this host?")
         _run(
             host,
-            f"systemctl enable {UNIT_NAME} && systemctl restart {UNIT_NAME}",
+            f"systemctl enable {units} && systemctl restart {units}",
             step,
-            hint=f"see `journalctl -u {UNIT_NAME}` on the host",
+            hint=f"see `journalctl -u {UNIT_NAME} -u {PUSH_UNIT_NAME}` on the host",
         )
-    else:
-        res = host.conn.run(f"systemctl is-active --quiet {UNIT_NAME}", check=False)
+        return True
+    for unit in UNITS:
+        res = host.conn.run(f"systemctl is-active --quiet {unit}", check=False)
         if res.rc != 0:
             changed = True
             _run(
                 host,
-                f"systemctl enable {UNIT_NAME} && systemctl start {UNIT_NAME}",
+                f"systemctl enable {unit} && systemctl start {unit}",
                 step,
-                hint=f"see `journalctl -u {UNIT_NAME}` on the host",
+                hint=f"see `journalctl -u {unit}` on the host",
             )
     return changed
 
@@ -417,18 +498,18 @@ def ensure_service(ctx: ClusterContext, host: HostRef, *, binary: str | None = N
 def remove_service(host: HostRef) -> None:
     """Stop and remove the unit, its config and the stored images (reset). A unit that will not
     stop is an error: its files are then left in place, so nothing runs on deleted data."""
-    unit = quote(UNIT_NAME)
-    cmd = (
-        f"if [ -e {UNIT_PATH} ] || systemctl cat {unit} >/dev/null 2>&1; then "
-        f"systemctl disable --now {unit} >/dev/null 2>&1; "
-        f"if systemctl is-active --quiet {unit}; then "
-        f"echo '{UNIT_NAME} is still running after systemctl disable --now' >&2; exit 1; fi; "
-        f"rm -f {UNIT_PATH} && systemctl daemon-reload || exit 1; fi; "
-        f"rm -rf {quote(DATA_DIR)} {quote(CONFIG_DIR)}"
+    stops = "".join(
+        f"if [ -e {quote(path)} ] || systemctl cat {quote(name)} >/dev/null 2>&1; then "
+        f"systemctl disable --now {quote(name)} >/dev/null 2>&1; "
+        f"if systemctl is-active --quiet {quote(name)}; then "
+        f"echo '{name} is still running after systemctl disable --now' >&2; exit 1; fi; "
+        f"rm -f {quote(path)} && systemctl daemon-reload || exit 1; fi; "
+        for name, path in ((UNIT_NAME, UNIT_PATH), (PUSH_UNIT_NAME, PUSH_UNIT_PATH))
     )
     _run(
         host,
-        cmd,
+        stops + f"rm -rf {quote(DATA_DIR)} {quote(CONFIG_DIR)}",
         "registry-reset",
-        hint=f"stop {UNIT_NAME}, then remove {UNIT_PATH}, {DATA_DIR} and {CONFIG_DIR} by hand",
+        hint=f"stop {UNIT_NAME} and {PUSH_UNIT_NAME}, then remove {UNIT_PATH}, {PUSH_UNIT_PATH}, "
+        f"{DATA_DIR} and {CONFIG_DIR} by hand",
     )

@@ -42,6 +42,9 @@ _STDERR_TAIL_LINES = 10
 # started with ``&`` that keeps stdout open must not hang the run forever.
 _OUTPUT_GRACE = 5.0
 
+#: the first line of a put's stdin is the expected sha256 of the upload (kept out of argv)
+_READ_WANT = "IFS= read -r want || exit 23;"
+
 LineCallback = Callable[[str, str], None]
 Progress = Callable[[int], None]
 
@@ -126,6 +129,47 @@ class JumpPool:
             t.close()
 
 
+_KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
+    paramiko.Ed25519Key,
+    paramiko.ECDSAKey,
+    paramiko.RSAKey,
+)
+
+
+def load_key_text(text: str, passphrase: str | None, *, host: str | None = None) -> paramiko.PKey:
+    """A private key from its text (OpenSSH or PEM; ed25519, ECDSA or RSA); ConnectError saying why not.
+
+    paramiko has no type-sniffing loader for in-memory keys, so each key class is tried in turn.
+    """
+    body = text.strip() + "\n"
+    if "PRIVATE KEY-----" not in body:
+        raise ConnectError(
+            "the inline key (pkData) is not a private key in OpenSSH or PEM format",
+            host=host,
+            step="auth",
+            hint="put the whole key file, from -----BEGIN to -----END, into pkData (or use pk: PATH)",
+        )
+    errors: list[str] = []
+    for cls in _KEY_CLASSES:
+        try:
+            return cls.from_private_key(io.StringIO(body), password=passphrase)
+        except (paramiko.PasswordRequiredException, TypeError) as e:
+            raise ConnectError(
+                "the inline key (pkData) is encrypted and no passphrase was given",
+                host=host,
+                step="auth",
+                hint="set pkPasswd to its passphrase",
+            ) from e
+        except (paramiko.SSHException, ValueError, IndexError) as e:
+            errors.append(f"{cls.__name__}: {e}")
+    raise ConnectError(
+        "cannot load the inline key (pkData): " + "; ".join(errors),
+        host=host,
+        step="auth",
+        hint="check the key text and its passphrase (pkPasswd)",
+    )
+
+
 class _Auth:
     """Tries the credentials of a hop in order until the server says yes."""
 
@@ -194,6 +238,13 @@ class _Auth:
             log.debug("%s: skipping unusable key %s: %s", self.label, path, e)
             return
         self.key(path, key)
+
+    def key_data(self, text: str, passphrase: str | None) -> None:
+        """An inline private key (sealos ``pkData``): used like ``-i``, so a key that cannot be loaded is
+        an error naming it, never silently skipped."""
+        if self.done():
+            return
+        self.key("inline key (pkData)", load_key_text(text, passphrase, host=self.label))
 
     def password(self, password: str) -> None:
         if not self.done():
@@ -441,6 +492,8 @@ class Connection:
         auth = _Auth(t, ep.user, label)
         if tgt.key_path:
             auth.key_file(tgt.key_path, tgt.key_passphrase, explicit=True)
+        if tgt.key_data and not jump:
+            auth.key_data(tgt.key_data, tgt.key_passphrase)
         for path in ep.identity_files:
             auth.key_file(path, tgt.key_passphrase, explicit=False)
         if tgt.password is not None and not jump:
@@ -501,8 +554,26 @@ class Connection:
             log.debug("%s: transport lost before opening a channel (%s); reconnecting", self.host, e)
             return self._ensure().open_session(timeout=self.connect_timeout)
 
+    @property
+    def login_user(self) -> str:
+        """The user the SSH session really logs in as: the Target's, or ``User`` from the ssh config when
+        the Target keeps the default (sudo is decided from this, never from the Target alone)."""
+        return self.route()[1].user
+
+    @property
+    def is_root(self) -> bool:
+        """True when commands run as root without sudo."""
+        return self.login_user == "root"
+
+    def _sudo_password(self) -> str | None:
+        """The Target's sudo password; for a login user that only the ssh config made non-root, the
+        login password (the Target derives its sudo password from ``user``, which said root)."""
+        if self.target.sudo_password is not None:
+            return self.target.sudo_password
+        return self.target.password
+
     def _use_sudo(self, sudo: bool | None) -> bool:
-        if self.target.is_root:
+        if self.is_root:
             return False
         return sudo is None or sudo
 
@@ -520,26 +591,27 @@ class Connection:
         err_text = err.decode(errors="replace").strip()
         if rc == 127 or "not found" in err_text:
             raise ConnectError(
-                f"sudo is not installed (user {self.target.user})",
+                f"sudo is not installed (user {self.login_user})",
                 host=self.host,
                 step="sudo",
                 hint="install sudo on the host, or connect as root",
             )
-        if self.target.sudo_password is None:
+        password = self._sudo_password()
+        if password is None:
             raise ConnectError(
-                f"sudo needs a password for {self.target.user} and none was given",
+                f"sudo needs a password for {self.login_user} and none was given",
                 host=self.host,
                 step="sudo",
                 hint="give the sudo password (sudo_password / -p), or allow NOPASSWD in sudoers",
             )
         rc, _, err = self._exec(
             sudo_wrap("true", password=True),
-            stdin_prefix=self.target.sudo_password.encode() + b"\n",
+            stdin_prefix=password.encode() + b"\n",
             timeout=30,
         )
         if rc != 0:
             raise ConnectError(
-                f"sudo refused the password for {self.target.user}: "
+                f"sudo refused the password for {self.login_user}: "
                 f"{_tail(err.decode(errors='replace'), 3) or f'rc={rc}'}",
                 host=self.host,
                 step="sudo",
@@ -553,8 +625,9 @@ class Connection:
         if not self._use_sudo(sudo):
             return inner, b""
         if self._sudo_needs_password():
-            assert self.target.sudo_password is not None  # the probe guarantees it
-            return sudo_wrap(inner, password=True), self.target.sudo_password.encode() + b"\n"
+            password = self._sudo_password()
+            assert password is not None  # the probe guarantees it
+            return sudo_wrap(inner, password=True), password.encode() + b"\n"
         return sudo_wrap(inner, password=False), b""
 
     def run(
@@ -746,10 +819,12 @@ class Connection:
         tmpdir = posixpath.join(directory, f".{base}.sealkit-{secrets.token_hex(4)}.tmp")
         tmp = posixpath.join(tmpdir, "data")
         stale = "." + re.sub(r"([*?\[\]\\])", r"\\\1", base) + ".sealkit-*.tmp"
+        # The expected sha256 comes on stdin, never in argv: ``ps`` on the host would show it, and for a
+        # file holding a chosen password it allows an offline guess.
         finish = (
             f"h=$(sha256sum -- {quote(tmp)} | cut -c1-64); "
-            f'if [ "$h" != {digest} ]; then rm -rf -- {quote(tmpdir)}; '
-            f'echo "sealkit: sha256 mismatch after upload: got $h, want {digest}" >&2; '
+            f'if [ "$h" != "$want" ]; then rm -rf -- {quote(tmpdir)}; '
+            'echo "sealkit: sha256 mismatch after upload" >&2; '
             "exit 22; fi; "
             # temps of uploads interrupted long ago (link lost) would pile up: drop them
             f"find {d} -maxdepth 1 -name {quote(stale)} -mmin +60 -exec rm -rf {{}} + 2>/dev/null; "
@@ -757,10 +832,11 @@ class Connection:
             f"rmdir -- {quote(tmpdir)}"
         )
         log.debug("%s: put %s (%d bytes, sha256 %s)", self.host, remote_path, size, digest[:12])
+        want = f"{digest}\n".encode()
         if self._use_sudo(sudo):
-            self._put_stream(data, tmpdir, tmp, finish, remote_path, progress)
+            self._put_stream(data, tmpdir, tmp, want, finish, remote_path, progress)
         else:
-            self._put_sftp(data, tmpdir, tmp, finish, remote_path, progress)
+            self._put_sftp(data, tmpdir, tmp, want, finish, remote_path, progress)
         return True
 
     def _put_stream(
@@ -768,17 +844,20 @@ class Connection:
         data: bytes | Path,
         tmpdir: str,
         tmp: str,
+        want: bytes,
         finish: str,
         remote_path: str,
         progress: Progress | None,
     ) -> None:
+        # stdin: [sudo password line] the expected sha256 line (read by ``finish``'s ``read``, which the
+        # shell does byte by byte on a pipe), then the payload for ``cat``
         script = (
             f"trap 'rm -rf -- {quote(tmpdir)}' EXIT; mkdir -m 700 -- {quote(tmpdir)} && "
-            f"cat > {quote(tmp)} && {finish}"
+            f"{{ {_READ_WANT} cat > {quote(tmp)}; }} && {finish}"
         )
         line, prefix = self._wrap(script, True, None)
         with _open_source(data) as src:
-            rc, _, err = self._exec(line, stdin_prefix=prefix, stdin=src, progress=progress)
+            rc, _, err = self._exec(line, stdin_prefix=prefix + want, stdin=src, progress=progress)
         if rc != 0:
             res = Result(self.host, f"put {remote_path}", rc, "", err.decode(errors="replace"))
             raise CommandFailed(
@@ -792,6 +871,7 @@ class Connection:
         data: bytes | Path,
         tmpdir: str,
         tmp: str,
+        want: bytes,
         finish: str,
         remote_path: str,
         progress: Progress | None,
@@ -810,12 +890,17 @@ class Connection:
                     f"upload to {remote_path} failed: {type(e).__name__}: {e}",
                     host=self.host,
                     step="put",
-                    hint=f"check free space and that {self.target.user} may write "
+                    hint=f"check free space and that {self.login_user} may write "
                     f"{posixpath.dirname(tmpdir)} (or upload with sudo)",
                 ) from e
             finally:
                 sftp.close()
-        self.run(finish, sudo=False)
+        # the expected digest is protocol, not payload: it goes as a stdin prefix (not counted as sent)
+        line, _ = self._wrap(f"{_READ_WANT} {finish}", False, None)
+        rc, _, err = self._exec(line, stdin_prefix=want)
+        if rc != 0:
+            res = Result(self.host, f"put {remote_path}", rc, "", err.decode(errors="replace"))
+            raise CommandFailed(_failure_message(res), result=res, hint="check free space on the host")
 
     def _sftp_cleanup(self, sftp: paramiko.SFTPClient, tmpdir: str, tmp: str) -> None:
         for remove, path in ((sftp.remove, tmp), (sftp.rmdir, tmpdir)):

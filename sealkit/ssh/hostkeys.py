@@ -217,7 +217,7 @@ class HostKeyPolicy:
         label = host or name
         known = self.known_keys(name)
         self._check_against(name, label, keytype, blob, known)
-        if known:
+        if _trusted(known):
             return
         if self.mode == "strict":
             raise UnknownHostKey(
@@ -239,7 +239,7 @@ class HostKeyPolicy:
                     step="host-key",
                     hint="the host must get a new host key; do not connect until it has",
                 )
-        trusted = [k for k in known if not k.revoked]
+        trusted = _trusted(known)
         if not trusted or any(k.blob == blob for k in trusted):
             return
         same_type = [k for k in trusted if k.keytype == keytype]
@@ -278,7 +278,7 @@ class HostKeyPolicy:
                 if self._user is not None:
                     known += self._user.lookup(name)
                 self._check_against(name, label, keytype, blob, known)
-                if any(k.blob == blob for k in known):
+                if any(k.blob == blob for k in _trusted(known)):
                     return
                 old = self.pinned_path.read_bytes() if self.pinned_path.exists() else b""
                 if old and not old.endswith(b"\n"):
@@ -287,6 +287,12 @@ class HostKeyPolicy:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
         log.info("pinned host key %s %s for %s in %s", keytype, fingerprint(blob), name, self.pinned_path)
+
+
+def _trusted(known: list[KnownKey]) -> list[KnownKey]:
+    """The keys that vouch for a host: a ``@revoked`` line only ever refuses its own key, so a host known
+    only through revoked lines is unknown (refused in strict mode, pinned on first contact otherwise)."""
+    return [k for k in known if not k.revoked]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

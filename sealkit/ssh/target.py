@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sealkit.errors import UsageError
 
-_SECRET_FIELDS = ("password", "key_passphrase", "sudo_password")
+_SECRET_FIELDS = ("password", "key_data", "key_passphrase", "sudo_password")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Target:
     user: str = "root"
     password: str | None = field(default=None, repr=False)
     key_path: str | None = None
+    #: a private key given inline (sealos ``pkData``): its text, never written to disk
+    key_data: str | None = field(default=None, repr=False)
     key_passphrase: str | None = field(default=None, repr=False)
     sudo_password: str | None = field(default=None, repr=False)
     label: str = ""
@@ -46,7 +48,8 @@ class Target:
 
     @property
     def is_root(self) -> bool:
-        """True when commands run as root without sudo."""
+        """True when the *configured* user is root; ``User`` in the ssh config can still log in as someone
+        else, so the connection decides sudo from its login user (:attr:`Connection.is_root`)."""
         return self.user == "root"
 
     def __repr__(self) -> str:

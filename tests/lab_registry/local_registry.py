@@ -112,3 +112,70 @@ def local_registry(tmp: Path, binary: str) -> Iterator[LocalRegistry]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def _start(binary: str, config: Path, log_file: Path, port: int, ca_file: Path) -> subprocess.Popen[bytes]:
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        _wait_ready(port, ca_file, proc, log_file)
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
+    return proc
+
+
+@contextlib.contextmanager
+def local_registry_pair(tmp: Path, binary: str) -> Iterator[tuple[LocalRegistry, LocalRegistry]]:
+    """sealkit's two registry instances over one storage on loopback, configured as
+    :func:`sealkit.registry.service.service_files` renders them: ``(pull, push)`` — the read-only one
+    with the pull account, the read-write one with the push account. Stopped (by PID) on exit."""
+    push_creds = service.Credentials.generate()
+    pull_creds = service.Credentials.generate(f"sealkit{service.PULL_USER_SUFFIX}")
+    pki = PKIStore(tmp / "pki")
+    ca = pki.ensure_ca(service.ca_spec())
+    cert, key = pki.issue(service.cert_spec("sealkit.hub", "127.0.0.1"))
+    etc = tmp / "etc"
+    etc.mkdir(parents=True)
+    (etc / "tls.crt").write_bytes(cert)
+    (etc / "tls.key").write_bytes(key)
+    (etc / "tls.key").chmod(0o600)
+    (etc / "ca.crt").write_bytes(ca.cert_pem)
+    data = tmp / "data"
+    regs: list[LocalRegistry] = []
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, creds, read_only in (("pull", pull_creds, True), ("push", push_creds, False)):
+            (etc / f"htpasswd-{name}").write_text(service.render_htpasswd(creds))
+            port = free_port()
+            config = service.render_config(
+                port=port,
+                http_secret=push_creds.http_secret,
+                data_dir=str(data),
+                cert_path=str(etc / "tls.crt"),
+                key_path=str(etc / "tls.key"),
+                htpasswd_path=str(etc / f"htpasswd-{name}"),
+                read_only=read_only,
+            ).replace(f"addr: :{port}", f"addr: 127.0.0.1:{port}")
+            (etc / f"config-{name}.yml").write_text(config)
+            log_file = tmp / f"registry-{name}.log"
+            procs.append(_start(binary, etc / f"config-{name}.yml", log_file, port, etc / "ca.crt"))
+            info = RegistryInfo(
+                domain="sealkit.hub",
+                port=port,
+                hosts=("127.0.0.1",),
+                username=creds.username,
+                password=creds.password,
+                ca_pem=ca.cert_pem,
+            )
+            regs.append(LocalRegistry(info, etc / "ca.crt", data, log_file))
+        yield regs[0], regs[1]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

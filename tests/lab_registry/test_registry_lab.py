@@ -76,7 +76,10 @@ class Env:
     lab: object
     ctx: ClusterContext
     plugin: RegistryPlugin
+    #: what hosts get: the read-only instance (:5000) and the pull account
     info: RegistryInfo
+    #: what only the controller holds: the read-write instance (:5001) and the push account
+    push: RegistryInfo
     master: HostRef
     node: HostRef
     oci: Path
@@ -123,9 +126,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         master, node = ctx.hosts[m.ip], ctx.hosts[n.ip]
         for h in (master, node):
             plugin.sealkit_prepare_host(ctx=ctx, host=h)
-        info = service.registry_info(ctx)
-        plugin.sealkit_sync_images(ctx=ctx, registry=info)  # waits for the fresh unit itself
-        yield Env(lab, ctx, plugin, info, master, node, oci, entry)
+        info, push = service.registry_info(ctx), service.push_registry_info(ctx)
+        plugin.sealkit_sync_images(ctx=ctx, registry=push)  # waits for the fresh unit itself
+        yield Env(lab, ctx, plugin, info, push, master, node, oci, entry)
     finally:
         for c in conns:
             c.close()
@@ -153,18 +156,21 @@ def _wait_registry(host: HostRef) -> None:
 def test_registry_runs_as_a_systemd_unit_with_private_files(env: Env, testinfra_host) -> None:
     lab_master = env.lab.hosts[0]
     ti = testinfra_host(lab_master)
-    svc = ti.service("sealkit-registry.service")
-    assert svc.is_running and svc.is_enabled
-    for path in ("config.yml", "htpasswd", "tls.key"):
+    for name in ("sealkit-registry.service", "sealkit-registry-push.service"):
+        svc = ti.service(name)
+        assert svc.is_running and svc.is_enabled, name
+    for path in ("config.yml", "htpasswd", "config-push.yml", "htpasswd-push", "tls.key"):
         f = ti.file(f"/etc/sealkit/registry/{path}")
         assert f.mode == 0o600 and f.user == "root", path
     assert ti.file("/var/lib/sealkit/registry/docker/registry/v2/repositories/library/busybox").is_directory
     unit = ti.file("/etc/systemd/system/sealkit-registry.service").content_string
     assert "Restart=always" in unit and f"ExecStart={registry_binary()} serve" in unit
-    # the password is nowhere in the unit, the config or any process's argv
-    assert env.info.password not in unit
-    assert env.info.password not in ti.file("/etc/sealkit/registry/config.yml").content_string
-    assert env.info.password not in _sh(env.master, "ps -eo args").stdout
+    # the passwords are nowhere in the units, the configs or any process's argv
+    for password in (env.info.password, env.push.password):
+        assert password not in unit
+        assert password not in ti.file("/etc/sealkit/registry/config.yml").content_string
+        assert password not in ti.file("/etc/sealkit/registry/config-push.yml").content_string
+        assert password not in _sh(env.master, "ps -eo args").stdout
 
 
 @needs_tools
@@ -230,12 +236,19 @@ def test_unauthenticated_and_wrong_password_pushes_are_refused(env: Env) -> None
     # wrong credentials go through a curl config file on stdin, not argv
     wrong = _sh(env.node, f"{base} -K - {url}", stdin=b'user = "sealkit:not-the-password"\n')
     assert wrong.stdout.strip() == "401"
-    right = _sh(
-        env.node,
-        f"{base} -K - {url}",
-        stdin=f'user = "{env.info.username}:{env.info.password}"\n'.encode(),
-    )
-    assert right.stdout.strip() == "202"  # the same request with the credentials is accepted
+    # issue 14, item 7: the account every node holds cannot push — not on the read-only instance every
+    # host uses (405: no write method is routed there), not on the push instance (401: unknown account)
+    pull_creds = f'user = "{env.info.username}:{env.info.password}"\n'.encode()
+    assert _sh(env.node, f"{base} -K - {url}", stdin=pull_creds).stdout.strip() == "405"
+    push_url = f"https://sealkit.hub:{env.push.port}/v2/library/evil/blobs/uploads/"
+    assert _sh(env.node, f"{base} -K - {push_url}", stdin=pull_creds).stdout.strip() == "401"
+    # the controller's push account is accepted by the push instance only
+    push_creds = f'user = "{env.push.username}:{env.push.password}"\n'.encode()
+    assert _sh(env.node, f"{base} -K - {push_url}", stdin=push_creds).stdout.strip() == "202"
+    assert _sh(env.node, f"{base} -K - {url}", stdin=push_creds).stdout.strip() == "401"
+    # and no host holds the push password: prepare put only the pull account's bcrypt hash in htpasswd
+    node_files = _sh(env.node, "grep -rl -F -f - /etc 2>/dev/null", stdin=env.push.password.encode()).stdout
+    assert node_files.strip() == ""
 
 
 # --------------------------------------------------------------------- containerd: the acceptance
@@ -291,7 +304,7 @@ def test_containerd_pulls_the_original_name_from_the_embedded_registry_and_runs_
 # ---------------------------------------------------------------------------- sync integrity
 @needs_tools
 def test_resync_sends_nothing(env: Env) -> None:
-    report = sync.sync_layout_dir(env.oci, env.info)
+    report = sync.sync_layout_dir(env.oci, env.push)
     assert report.images_skipped == [IMAGE]
     assert report.blobs_pushed == 0 and report.manifests_pushed == 0
 
@@ -306,7 +319,7 @@ def test_corrupted_blob_is_refused_with_a_clear_error(env: Env, tmp_path: Path) 
     data[-100] ^= 0x01
     blob.write_bytes(bytes(data))
     with pytest.raises(ImageError) as err:
-        sync.sync_layout_dir(oci, env.info)
+        sync.sync_layout_dir(oci, env.push)
     text = str(err.value)
     assert "busybox:corrupt" in text and layer in text and "corrupted" in text
     head = _sh(
@@ -326,6 +339,7 @@ def test_reset_removes_everything_it_added(env: Env) -> None:
         env.plugin.sealkit_reset_host(ctx=env.ctx, host=h)
     gone = (
         "test ! -e /etc/systemd/system/sealkit-registry.service && "
+        "test ! -e /etc/systemd/system/sealkit-registry-push.service && "
         "test ! -e /etc/sealkit/registry && test ! -e /var/lib/sealkit/registry && "
         f"test ! -e {REGISTRY_CA_PATH} && ! grep -q 'sealkit' /etc/hosts && "
         "test ! -e /etc/containerd/certs.d/docker.io && test ! -e /etc/containerd/certs.d/_default"
@@ -334,6 +348,8 @@ def test_reset_removes_everything_it_added(env: Env) -> None:
         res = _sh(h, gone)
         assert res.rc == 0, _sh(h, "cat /etc/hosts; ls -la /etc/sealkit").stdout
     assert _sh(env.master, "systemctl is-active sealkit-registry.service").rc != 0
+    assert _sh(env.master, "systemctl is-active sealkit-registry-push.service").rc != 0
     assert _sh(env.master, "ss -Hltn 'sport = :5000'").stdout.strip() == ""
+    assert _sh(env.master, "ss -Hltn 'sport = :5001'").stdout.strip() == ""
     # and a second reset finds nothing to do (no error)
     env.plugin.sealkit_reset_host(ctx=env.ctx, host=env.master)

@@ -209,3 +209,82 @@ def test_an_env_change_on_installed_hosts_is_announced_by_key_not_value(caplog):
     (record,) = caplog.records
     assert "PW" in record.getMessage() and "10.0.0.1" in record.getMessage()
     assert "s3cret" not in record.getMessage() and "old" not in record.getMessage()
+
+
+# ------------------------------------------------------------- issue 14, item 5: lock before reading state
+def test_an_upgrade_that_was_pulling_cannot_undo_a_concurrent_add(tmp_path, monkeypatch):
+    """``upgrade`` reads the saved Clusterfile under the cluster lock and keeps it while it pulls: an ``add``
+    meanwhile is refused, instead of finishing and then having its hosts drained and reset by the upgrade."""
+    import contextlib
+    import threading
+    from types import SimpleNamespace
+
+    from sealkit.cluster import cluster_from_flags
+    from sealkit.engine import images, ops
+    from sealkit.engine.applied import Applied, AppliedHost
+    from sealkit.engine.options import Options
+    from sealkit.state import ClusterState
+
+    monkeypatch.setenv("SEALKIT_HOME", str(tmp_path / "home"))
+    state = ClusterState("c1")
+    base = cluster_from_flags(
+        masters="10.0.0.1", nodes="10.0.0.2", password="pw", images=["img:v1"], name="c1", runtime="k3s"
+    )
+    state.save_clusterfile(base)
+    hosts = {"10.0.0.1": AppliedHost(["master"], joined=True), "10.0.0.2": AppliedHost(["node"], joined=True)}
+    Applied(runtime="k3s", image="img:v1", version="v1.30.1", initialized=True, hosts=hosts).save(state.dir)
+
+    pulling, add_finished = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    class Planned(Exception):
+        pass
+
+    def slow_resolve(ref, arch=None, pull=False):
+        pulling.set()
+        add_finished.wait(10)
+        labels = {"sealkit.io/version": "v1.30.2", "sealkit.io/runtime": "k3s"}
+        return images.ResolvedImage(
+            ref=ref, digest="sha256:" + "0" * 64, labels=labels, rootfs=tmp_path / "r"
+        )
+
+    def record_plan(ctx, desired, applied, removed, image, upgrade_to):
+        seen["removed"] = [h.ip for h in removed]
+        raise Planned
+
+    @contextlib.contextmanager
+    def no_hosts(*_a, **_kw):
+        yield SimpleNamespace()
+
+    monkeypatch.setattr(images, "resolve", slow_resolve)
+    monkeypatch.setattr(ops, "build_plan", record_plan)
+    monkeypatch.setattr(ops, "open_context", no_hosts)
+
+    def upgrade():
+        with contextlib.suppress(Planned):
+            ops.upgrade(Options(cluster="c1"), image="img:v2")
+
+    def add():  # what `sealkit add --nodes 10.0.0.3` does to the saved state, in another process
+        pulling.wait(10)
+        other = ClusterState("c1")
+        try:
+            with other.lock():
+                cf = other.load_clusterfile()
+                extra = cluster_from_flags(nodes="10.0.0.3", password="pw").hosts
+                other.save_clusterfile(type(cf)(**{**cf.__dict__, "hosts": [*cf.hosts, *extra]}))
+                applied = Applied.load(other.dir)
+                applied.hosts["10.0.0.3"] = AppliedHost(["node"], joined=True)
+                applied.save(other.dir)
+            seen["add"] = "done"
+        except UsageError as err:
+            seen["add"] = err
+        finally:
+            add_finished.set()
+
+    threads = [threading.Thread(target=upgrade), threading.Thread(target=add)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen["removed"] == [], "the upgrade would drain and reset the host the add just joined"
+    assert isinstance(seen["add"], UsageError) and "locked" in seen["add"].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import socket
@@ -485,8 +486,16 @@ def test_registry_info_from_context(tmp_path):
         "sealkit.hub",
         5000,
         ("10.213.0.11",),
+        "sealkit-pull",
+    )
+    push = service.push_registry_info(ctx)
+    assert (push.domain, push.port, push.hosts, push.username) == (
+        "sealkit.hub",
+        5001,
+        ("10.213.0.11",),
         "sealkit",
     )
+    assert push.password != info.password
     assert info.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
     assert service.registry_info(ctx) == info  # stable across calls (stored once)
     stored = (ctx.state.dir / "registry" / "credentials.json").stat().st_mode & 0o777
@@ -513,9 +522,12 @@ def test_prepare_host_twice_changes_nothing_the_second_time(tmp_path):
         "/etc/sealkit/registry-ca.crt",
         "/etc/sealkit/registry/config.yml",
         "/etc/sealkit/registry/htpasswd",
+        "/etc/sealkit/registry/config-push.yml",
+        "/etc/sealkit/registry/htpasswd-push",
         "/etc/sealkit/registry/tls.crt",
         "/etc/sealkit/registry/tls.key",
         "/etc/systemd/system/sealkit-registry.service",
+        "/etc/systemd/system/sealkit-registry-push.service",
     }
     assert node.conn.puts == ["/etc/hosts", "/etc/sealkit/registry-ca.crt"]
     for h in (master, node):
@@ -523,10 +535,15 @@ def test_prepare_host_twice_changes_nothing_the_second_time(tmp_path):
     assert master.conn.modes["/etc/sealkit/registry/tls.key"] == 0o600
     assert master.conn.modes["/etc/sealkit/registry/config.yml"] == 0o600
     assert master.conn.modes["/etc/sealkit/registry/htpasswd"] == 0o600
+    assert master.conn.modes["/etc/sealkit/registry/htpasswd-push"] == 0o600
+    assert master.conn.modes["/etc/sealkit/registry/config-push.yml"] == 0o600
     assert any("systemctl restart sealkit-registry.service" in r for r in master.conn.runs)
     # no secret ever travels in a command line
     info = service.registry_info(ctx)
-    assert not any(info.password in r for h in (master, node) for r in h.conn.runs)
+    push = service.push_registry_info(ctx)
+    assert not any(
+        p in r for p in (info.password, push.password) for h in (master, node) for r in h.conn.runs
+    )
 
     for h in (master, node):
         h.conn.puts.clear()
@@ -786,3 +803,86 @@ def test_sync_waits_boundedly_for_a_registry_that_never_listens():
     with pytest.raises(ConnectError, match=f"127.0.0.1:{port} does not accept connections") as err:
         sync.wait_listening(f"127.0.0.1:{port}", timeout=0.5)
     assert "journalctl -u sealkit-registry.service" in str(err.value)
+
+
+# ------------------------------------------------- issue 14, item 7: nodes hold a pull-only account
+def test_hosts_get_the_read_only_instance_and_the_pull_account(tmp_path):
+    """The pull instance's htpasswd holds only the pull account, the push instance's only the push account;
+    the pull instance is read-only (Distribution ``storage.maintenance.readonly``)."""
+    ctx = _ctx(tmp_path)
+    files = {
+        f.path: f for f in service.service_files(ctx, ctx.hosts["10.213.0.11"], "/usr/bin/docker-registry")
+    }
+    pull, push = service.registry_info(ctx), service.push_registry_info(ctx)
+    pull_cfg = yaml.safe_load(files[service.CONFIG_PATH].content)
+    push_cfg = yaml.safe_load(files[service.PUSH_CONFIG_PATH].content)
+    assert pull_cfg["storage"]["maintenance"] == {
+        "readonly": {"enabled": True},
+        "uploadpurging": {"enabled": False},
+    }
+    assert "maintenance" not in push_cfg["storage"]
+    assert pull_cfg["http"]["addr"] == ":5000" and push_cfg["http"]["addr"] == ":5001"
+    assert pull_cfg["auth"]["htpasswd"]["path"] == service.HTPASSWD_PATH
+    assert push_cfg["auth"]["htpasswd"]["path"] == service.PUSH_HTPASSWD_PATH
+    assert pull_cfg["storage"]["filesystem"] == push_cfg["storage"]["filesystem"]  # one storage
+    pull_users = [ln.split(":")[0] for ln in files[service.HTPASSWD_PATH].content.decode().splitlines()]
+    push_users = [ln.split(":")[0] for ln in files[service.PUSH_HTPASSWD_PATH].content.decode().splitlines()]
+    assert pull_users == [pull.username] and push_users == [push.username]
+    assert b"config-push.yml" in files[service.PUSH_UNIT_PATH].content
+
+
+def test_mirror_config_and_sync_use_different_accounts(tmp_path):
+    """ops hands hosts the pull account and the controller's sync the push account."""
+    from sealkit.engine import ops
+
+    ctx = _ctx(tmp_path)
+    got: dict[str, RegistryInfo] = {}
+    ctx.pm = SimpleNamespace(
+        hook=SimpleNamespace(
+            sealkit_sync_images=lambda ctx, registry: got.setdefault("sync", registry),
+            sealkit_registry_mirror_config=lambda ctx, host, registry: (
+                got.setdefault("mirror", registry) and []
+            ),
+        )
+    )
+    ops._sync_images(ctx)
+    ops._mirror_config(ctx, "10.213.0.12")
+    assert got["mirror"] == service.registry_info(ctx)
+    assert got["sync"] == service.push_registry_info(ctx)
+    assert got["mirror"].password != got["sync"].password
+
+
+def test_push_port_must_fit():
+    assert service.push_port(5000) == 5001
+    with pytest.raises(PluginError, match="push port"):
+        service.push_port(65535)
+
+
+@needs_registry
+def test_pull_account_cannot_push_and_push_instance_serves_the_controller(tmp_path):
+    """Against the real Distribution registry: two instances over one storage, as sealkit renders them."""
+    from tests.lab_registry.local_registry import local_registry_pair
+
+    with local_registry_pair(tmp_path / "pair", registry_binary()) as (pull, push):
+        oci = tmp_path / "oci"
+        entry = busybox_image(oci, "docker.io/library/busybox:1.36")
+        report = sync.sync_layout_dir(oci, push.info, endpoint=push.address)
+        assert report.images == ["docker.io/library/busybox:1.36"]
+        # what a node can do with its credentials: pull ...
+        node = _client(pull, username=pull.info.username, password=pull.info.password)
+        _, _, digest = node.get_manifest("library/busybox", "1.36")
+        assert digest == entry["digest"]
+        # ... but not push: not on the read-only instance, and the push instance does not know the account
+        body = b"a layer a hostile node wants masters to run"
+        blob = "sha256:" + hashlib.sha256(body).hexdigest()
+        with pytest.raises(ImageError, match="HTTP 405"):  # read-only: no write method is routed
+            node.upload_blob("library/busybox", blob, len(body), lambda: io.BytesIO(body))
+        on_push = _client(push, username=pull.info.username, password=pull.info.password)
+        with pytest.raises(ConnectError, match="401"):
+            on_push.upload_blob("library/busybox", blob, len(body), lambda: io.BytesIO(body))
+        busybox_image(oci, "docker.io/library/busybox:1.36", marker="replaced by a node")
+        with pytest.raises(ImageError, match="405"):
+            sync.sync_layout_dir(oci, pull.info, endpoint=pull.address)  # a node replacing the image
+        assert node.get_manifest("library/busybox", "1.36")[2] == digest
+        owner = _client(push, username=push.info.username, password=push.info.password)
+        assert not owner.blob_exists("library/busybox", blob)

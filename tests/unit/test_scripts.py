@@ -57,3 +57,46 @@ def test_script_labels_must_name_files_inside_the_image(tmp_path):
         scripts.script_for(labels, "clean", root)
     with pytest.raises(ImageError, match="does not name a file"):
         scripts.script_for({"sealkit.io/scripts.init": "scripts/missing.sh"}, "init", root)
+
+
+# ------------------------------------------------------------------ issue 14: items 6 and hostile images
+class _RecordingConn:
+    def __init__(self):
+        self.runs: list[str] = []
+        self.puts: list[tuple[str, bytes, int]] = []
+
+    def run(self, cmd, **_kw):
+        self.runs.append(cmd)
+
+    def put(self, data, path, *, mode=0o644, **_kw):
+        self.puts.append((path, data, mode))
+        return True
+
+
+def test_rendered_templates_are_private_on_the_host():
+    """-e values (passwords) end up in rendered files: 0600 files under a 0700 rootfs, never 0644/0755."""
+    import shlex
+    from types import SimpleNamespace
+
+    conn = _RecordingConn()
+    ctx = SimpleNamespace(remote_rootfs="/var/lib/sealkit/rootfs")
+    scripts.push_rendered(ctx, SimpleNamespace(conn=conn), {"etc/app.conf": "password=hunter2\n"})
+    assert conn.puts == [("/var/lib/sealkit/rootfs/etc/app.conf", b"password=hunter2\n", 0o600)]
+    (cmd,) = conn.runs
+    assert shlex.split(cmd.split("&&")[1]) == ["chmod", "700", "--", "/var/lib/sealkit/rootfs"]
+
+
+@pytest.mark.parametrize("link", ["etc/id.tmpl", "etc"])
+def test_a_symlinked_template_or_etc_is_refused(tmp_path, link):
+    secret = tmp_path / "controller-secret"
+    secret.mkdir()
+    (secret / "id.tmpl").write_text("PRIVATE KEY\n")
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    if link == "etc":
+        (root / "etc").symlink_to(secret)
+    else:
+        (root / "etc").mkdir()
+        (root / "etc" / "id.tmpl").symlink_to(secret / "id.tmpl")
+    with pytest.raises(ImageError, match="symbolic link"):
+        scripts.render_all(root, {})

@@ -962,3 +962,123 @@ def test_wrong_or_missing_sudo_password_is_a_clear_error(sudo_sshd: SudoSshd, tm
     conn = _sudo_conn(sudo_sshd, tmp_path, key_path=str(sudo_sshd.sshd.client_key))
     with conn, pytest.raises(ConnectError, match="needs a password"):
         conn.run("true")
+
+
+# ------------------------------------------------------------ issue 14: sudo, digests, inline keys
+
+
+def _spy_exec(conn: Connection) -> list[tuple[str, bytes]]:
+    """Record every command line (and stdin prefix) the connection sends."""
+    seen: list[tuple[str, bytes]] = []
+    real = conn._exec
+
+    def spy(command: str, **kw: object):  # type: ignore[no-untyped-def]
+        seen.append((command, kw.get("stdin_prefix", b"")))  # type: ignore[arg-type]
+        return real(command, **kw)  # type: ignore[arg-type]
+
+    conn._exec = spy  # type: ignore[method-assign]
+    return seen
+
+
+def test_user_from_ssh_config_decides_sudo(tmp_path: Path) -> None:
+    """Item 9: the Target says root (the default) but ``User`` in the ssh config logs in as ``ops``:
+    commands must go through sudo, with the login password as the sudo password."""
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host 10.0.0.9\n  User ops\n")
+    conn = Connection(
+        Target("10.0.0.9", password="pw-1"),
+        hostkeys=HostKeyPolicy(tmp_path / "kh", user_known_hosts=None),
+        ssh_config=str(cfg),
+    )
+    assert conn.login_user == "ops" and not conn.is_root
+    conn._sudo_mode = "password"
+    line, prefix = conn._wrap("id -u", None, None)
+    assert shlex.split(line)[:3] == ["sudo", "-k", "-S"]
+    assert prefix == b"pw-1\n"
+    root = Connection(
+        Target("10.0.0.9", user="root"),
+        hostkeys=HostKeyPolicy(tmp_path / "kh", user_known_hosts=None),
+        ssh_config=os.devnull,
+    )
+    assert root.is_root and root._wrap("id -u", None, None) == ("id -u", b"")
+
+
+def test_user_from_ssh_config_runs_as_root_through_sudo(sudo_sshd: SudoSshd, tmp_path: Path) -> None:
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host 127.0.0.1\n  User {SUDO_USER}\n")
+    conn = Connection(
+        Target("127.0.0.1", port=sudo_sshd.sshd.port, password=SUDO_PASSWORD),
+        hostkeys=HostKeyPolicy(tmp_path / "kh", user_known_hosts=None),
+        ssh_config=str(cfg),
+    )
+    with conn:
+        assert conn.run("id -un", sudo=False).stdout == f"{SUDO_USER}\n"
+        assert conn.run("id -u").stdout == "0\n"
+
+
+def test_put_keeps_the_digest_off_every_command_line(sshd: LocalSshd, tmp_path: Path) -> None:
+    """Item 11: the sha256 of an uploaded secret never appears in argv on the host (``ps``)."""
+    secret = b"password: hunter2\n"
+    digest = hashlib.sha256(secret).hexdigest()
+    with _conn(sshd, tmp_path) as conn:
+        seen = _spy_exec(conn)
+        assert conn.put(secret, str(tmp_path / "out" / "conf"), mode=0o600) is True
+        assert (tmp_path / "out" / "conf").read_bytes() == secret
+        assert seen and not any(digest in cmd for cmd, _ in seen)
+        assert any(prefix == f"{digest}\n".encode() for _, prefix in seen)  # it travels on stdin
+
+
+def test_sudo_put_keeps_the_digest_off_every_command_line(sudo_sshd: SudoSshd, tmp_path: Path) -> None:
+    secret = b"token: s3cret\n"
+    digest = hashlib.sha256(secret).hexdigest()
+    root_dir = tmp_path / "root-only"
+    root_dir.mkdir(mode=0o700)
+    with _sudo_conn(sudo_sshd, tmp_path, password=SUDO_PASSWORD) as conn:
+        seen = _spy_exec(conn)
+        assert conn.put(secret, str(root_dir / "conf"), mode=0o600) is True
+        assert conn.get(str(root_dir / "conf")) == secret
+        assert conn.bytes_sent == len(secret)  # the digest line is protocol, not payload
+        assert not any(digest in cmd for cmd, _ in seen)
+
+
+def test_inline_key_pkdata_logs_in(sshd: LocalSshd, tmp_path: Path) -> None:
+    """Item 13: ``pkData`` (the key text) is used to log in; no key file, agent or password needed."""
+    env_sock = os.environ.pop("SSH_AUTH_SOCK", None)
+    try:
+        conn = Connection(
+            Target("127.0.0.1", port=sshd.port, key_data=sshd.client_key.read_text()),
+            hostkeys=HostKeyPolicy(tmp_path / "kh", user_known_hosts=None),
+            ssh_config=os.devnull,
+        )
+        with conn:
+            assert conn.run("echo in").stdout == "in\n"
+    finally:
+        if env_sock is not None:
+            os.environ["SSH_AUTH_SOCK"] = env_sock
+    assert "key_data" in repr(conn.target) and "PRIVATE" not in repr(conn.target)
+
+
+def test_unusable_inline_key_is_refused_clearly(sshd: LocalSshd, tmp_path: Path) -> None:
+    conn = Connection(
+        Target("127.0.0.1", port=sshd.port, key_data="not a key"),
+        hostkeys=HostKeyPolicy(tmp_path / "kh", user_known_hosts=None),
+        ssh_config=os.devnull,
+    )
+    with conn, pytest.raises(ConnectError, match=r"inline key \(pkData\)") as info:
+        conn.run("true")
+    assert info.value.step == "auth"
+
+
+def test_load_key_text_reads_each_key_type_and_needs_the_passphrase(tmp_path: Path) -> None:
+    from sealkit.ssh.connection import load_key_text
+
+    for kind in ("ed25519", "ecdsa", "rsa"):
+        path = tmp_path / f"k-{kind}"
+        subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)], check=True)
+        key = load_key_text(path.read_text(), None)
+        assert key.get_base64() == path.with_suffix(".pub").read_text().split()[1]
+    enc = tmp_path / "k-enc"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "pp", "-f", str(enc)], check=True)
+    with pytest.raises(ConnectError, match="passphrase"):
+        load_key_text(enc.read_text(), None)
+    assert load_key_text(enc.read_text(), "pp").get_name() == "ssh-ed25519"

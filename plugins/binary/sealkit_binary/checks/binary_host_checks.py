@@ -5,6 +5,8 @@ Each test gets ``host`` (testinfra), ``sealkit_host`` (HostRef), ``sealkit_ctx``
 
 from __future__ import annotations
 
+import shlex
+
 from sealkit_binary import plugin as binary
 
 
@@ -68,7 +70,7 @@ def test_node_registered(host, sealkit_host, sealkit_ctx):
     cmd = (
         f"{binary.BIN_DIR}/kubectl --kubeconfig=/etc/kubernetes/admin.conf "
         f"--server=https://{master.ip}:{sealkit_ctx.runtime.apiserver_port} "
-        f"get node {sealkit_host.name} -o name"
+        f"get node {shlex.quote(sealkit_host.name)} -o name"
     )
     out = master.conn.run(cmd, check=False)
     assert out.rc == 0, f"node {sealkit_host.name} not in the cluster: {out.stderr.strip()}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import yaml
 
 from sealkit.context import Endpoint
@@ -54,5 +56,5 @@ def test_etcd_member(host, sealkit_host, sealkit_ctx):
 
 def test_node_registered(host, sealkit_host, sealkit_ctx):
     master = sealkit_ctx.first_master
-    out = master.conn.run(f"{K0S} kubectl get node {sealkit_host.name} -o name", check=False)
+    out = master.conn.run(f"{K0S} kubectl get node {shlex.quote(sealkit_host.name)} -o name", check=False)
     assert out.rc == 0, f"node {sealkit_host.name} not in the cluster: {out.stderr.strip()}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 
 def test_service_running(host, sealkit_host):
     unit = "k3s" if sealkit_host.is_master else "k3s-agent"
@@ -28,5 +30,7 @@ def test_custom_ca_in_place(host, sealkit_host, sealkit_ctx):
 
 def test_node_registered(host, sealkit_host, sealkit_ctx):
     master = sealkit_ctx.first_master
-    out = master.conn.run(f"/usr/local/bin/k3s kubectl get node {sealkit_host.name} -o name", check=False)
+    out = master.conn.run(
+        f"/usr/local/bin/k3s kubectl get node {shlex.quote(sealkit_host.name)} -o name", check=False
+    )
     assert out.rc == 0, f"node {sealkit_host.name} not in the cluster: {out.stderr.strip()}"

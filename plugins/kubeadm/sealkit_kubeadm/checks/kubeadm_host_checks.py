@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from sealkit_kubeadm import plugin as kubeadm
 
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -54,5 +56,7 @@ def test_endpoint_name_resolves_locally(host, sealkit_host, sealkit_ctx):
 
 def test_node_registered(sealkit_host, sealkit_ctx):
     master = kubeadm.control_master(sealkit_ctx)
-    out = master.conn.run(kubeadm.kubectl(f"get node {sealkit_host.name} -o name"), check=False, timeout=60)
+    out = master.conn.run(
+        kubeadm.kubectl(f"get node {shlex.quote(sealkit_host.name)} -o name"), check=False, timeout=60
+    )
     assert out.rc == 0, f"node {sealkit_host.name} not in the cluster: {out.stderr.strip()}"
