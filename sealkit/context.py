@@ -1,6 +1,7 @@
 """Values handed to every hook: the run's context and the hosts it acts on.
 
-Kept in one small module so plugins depend on a stable surface, not on the engine's internals.
+Kept in one small module so plugins depend on a stable surface, not on the engine's internals; plugins import
+these types through :mod:`sealkit.api` (docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -90,7 +91,12 @@ class AppRef:
 
 @dataclass
 class HostRef:
-    """One host of the cluster as hooks see it: model, discovered facts, and its persistent connection."""
+    """One host of the cluster as hooks see it: model, discovered facts, and its persistent connection.
+
+    ``conn`` keeps the :class:`sealkit.api.HostConnection` protocol (``run`` through ``sh -c``, sudo for
+    non-root logins, content-addressed ``put``); ``hostname`` and ``arch`` are empty until facts are
+    gathered, so ``name`` falls back to the IP (as in a dry run).
+    """
 
     spec: Host
     conn: Connection

@@ -13,8 +13,10 @@ default PKI are all plugins of these hooks. Rules that hold for every hook:
   answered" as an error naming the hook, so a runtime that forgets a hook fails loudly;
 * every hook must be idempotent: a re-run after a failure calls it again on hosts where it may have half-run.
 
-Each spec's docstring starts with ``When:``, ``Scope:`` and ``Returns:`` lines;
-``tests/unit/test_hookspecs.py`` fails if one is missing.
+Each spec's docstring has ``When:``, ``Scope:`` and ``Returns:`` lines. ``docs/hooks.md`` is generated from
+this module (``python -m sealkit.testing.hookdoc``) and a test fails when they disagree;
+``docs/plugins.md`` is the plugin author's guide. Plugins import what they need from :mod:`sealkit.api`,
+not from here.
 """
 
 from __future__ import annotations
@@ -36,6 +38,33 @@ if TYPE_CHECKING:
 
 PROJECT = "sealkit"
 
+#: hooks a runtime plugin (entry-point group ``sealkit.runtimes``) must implement itself; the contract
+#: suite (:class:`sealkit.testing.contract.RuntimeContract`) fails when one is missing. Every other hook is
+#: optional for a runtime: built-in plugins answer HA, certificate installation and the registry.
+RUNTIME_REQUIRED_HOOKS: tuple[str, ...] = (
+    "sealkit_runtime_info",
+    "sealkit_init_cluster",
+    "sealkit_join_master",
+    "sealkit_join_node",
+    "sealkit_drain_host",
+    "sealkit_reset_host",
+    "sealkit_upgrade_host",
+    "sealkit_get_kubeconfig",
+    "sealkit_runtime_version",
+    "sealkit_cert_specs",
+    "sealkit_registry_mirror_config",
+)
+
+#: hooks an application installer (entry-point group ``sealkit.plugins``) implements
+APP_INSTALLER_HOOKS: tuple[str, ...] = ("sealkit_install_app", "sealkit_remove_app")
+
+#: hooks an HA strategy (entry-point group ``sealkit.plugins``) implements to replace the built-in one
+HA_STRATEGY_HOOKS: tuple[str, ...] = (
+    "sealkit_apiserver_endpoint",
+    "sealkit_configure_lb",
+    "sealkit_lb_status",
+)
+
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -43,11 +72,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # --------------------------------------------------------------------------------------------- boot
 @hookspec(firstresult=True)
 def sealkit_runtime_info() -> RuntimeInfo:
-    """Describe the active runtime: name, version it installs, ports, default HA strategy.
+    """Describe the active runtime: its name, ports, binaries, default HA strategy and supported releases.
 
-    When: once when the runtime plugin is loaded, before any host is contacted.
+    When: once when the runtime plugin is loaded, before any host is contacted; an image whose
+    ``sealkit.io/version`` is outside ``oldest_version``…``newest_version`` is refused there.
     Scope: per cluster.
-    Returns: a RuntimeInfo; firstresult — only the selected runtime answers.
+    Returns: a RuntimeInfo whose ``name`` is the entry-point name (the release installed is the cluster
+    image's ``sealkit.io/version``, not the plugin's); firstresult — only the selected runtime answers.
     """
 
 
@@ -68,7 +99,8 @@ def sealkit_prepare_host(ctx: ClusterContext, host: HostRef) -> None:
 
     When: in the ``prepare`` phase, after the cluster image's rootfs is on the host and before init/join.
     Scope: per host, concurrently; every plugin is called.
-    Returns: nothing; raise StepFailed on failure.
+    Returns: nothing; raise StepFailed on failure. Optional: a runtime with nothing to install before
+    init/join does not implement it.
     """
 
 
@@ -78,7 +110,9 @@ def sealkit_init_cluster(ctx: ClusterContext, host: HostRef) -> bool:
 
     When: in the ``init`` phase, once, unless the journal shows the cluster was already initialised.
     Scope: per cluster (``host`` is the first master).
-    Returns: True when handled; firstresult — exactly one runtime answers.
+    Returns: True when handled; firstresult — exactly one runtime answers. None means "not mine": when no
+    plugin answers, the engine stops with "no plugin implements sealkit_init_cluster". Called again after a
+    failed run, it must converge and return True.
     """
 
 
@@ -119,7 +153,8 @@ def sealkit_reset_host(ctx: ClusterContext, host: HostRef) -> None:
 
     When: on ``reset`` and after a host is drained by ``delete``.
     Scope: per host, concurrently; every plugin is called and cleans up its own things.
-    Returns: nothing; a failure raises and names what is left behind.
+    Returns: nothing; a failure raises and names what is left behind. On a host where the plugin never
+    installed anything it must succeed and do the same thing every time.
     """
 
 
@@ -140,7 +175,8 @@ def sealkit_get_kubeconfig(ctx: ClusterContext) -> str:
 
     When: after init, for ``sealkit kubeconfig``, ``status`` and checks.
     Scope: per cluster.
-    Returns: the kubeconfig YAML text (a secret: never logged); firstresult.
+    Returns: the kubeconfig YAML text (a secret: never logged) whose ``clusters[].cluster.server`` is an
+    https URL the controller reaches (not ``127.0.0.1``); firstresult.
     """
 
 
@@ -150,7 +186,8 @@ def sealkit_runtime_version(ctx: ClusterContext, host: HostRef) -> str | None:
 
     When: during facts gathering and ``status``.
     Scope: per host.
-    Returns: a version like ``v1.30.4`` or None when nothing is installed; firstresult.
+    Returns: a version like ``v1.30.4`` or None when nothing is installed (never raise for a host without
+    the runtime); firstresult.
     """
 
 
@@ -161,7 +198,9 @@ def sealkit_apiserver_endpoint(ctx: ClusterContext) -> Endpoint:
 
     When: before certificates are generated (it is a SAN) and before workers join.
     Scope: per cluster.
-    Returns: an Endpoint; firstresult — the selected HA strategy (or the runtime, for ``native``) answers.
+    Returns: an Endpoint; firstresult — the built-in ``builtin:ha`` plugin answers (``trylast``) for every
+    strategy: the VIP for ``haproxy``/``ipvs``, the first master for ``native``. A runtime or HA add-on
+    answers only to override it.
     """
 
 
@@ -171,7 +210,9 @@ def sealkit_configure_lb(ctx: ClusterContext, host: HostRef, backends: list[Endp
 
     When: before a worker joins, and on every node after a master is added or deleted.
     Scope: per host, concurrently. Must touch only the LB config and reload only the LB when it changed.
-    Returns: True when handled; firstresult — the selected HA strategy answers.
+    Returns: True when handled; firstresult — ``builtin:ha`` answers (``trylast``): it writes haproxy or
+    IPVS on workers, and returns True without touching the host on masters and for ``native`` (the plan
+    keeps ``configure-lb`` steps; a runtime with its own client-side LB does that work in its join hooks).
     """
 
 
@@ -194,8 +235,9 @@ def sealkit_registry_mirror_config(
 
     When: in the ``registry`` phase, on every host, after the registry is up.
     Scope: per host. Pure: returns files, the engine writes them (content-addressed).
-    Returns: files to write (containerd ``certs.d/<registry>/hosts.toml``, k3s ``registries.yaml``, …);
-    firstresult — the runtime answers.
+    Returns: a list of FileSpec to write (containerd ``certs.d/<registry>/hosts.toml``, k3s
+    ``registries.yaml``, …), ``[]`` when the runtime needs none on that host — never None, which reads as
+    "nobody answered"; firstresult — the runtime answers.
     """
 
 
@@ -216,7 +258,9 @@ def sealkit_cert_specs(ctx: ClusterContext, host: HostRef) -> Layout:
 
     When: in the ``certs`` phase and on ``cert renew`` / ``cert --alt-names``.
     Scope: per host. Pure: no I/O.
-    Returns: a Layout; the PKI signs it with the cluster's long-lived CAs; firstresult — the runtime answers.
+    Returns: a Layout (``Layout()`` when the runtime places no certificate on that host — never None, which
+    reads as "nobody answered"); the PKI signs it with the cluster's long-lived CAs; firstresult — the
+    runtime answers.
     """
 
 

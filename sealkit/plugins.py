@@ -10,8 +10,11 @@ A plugin that fails to import is an error naming its distribution: never silentl
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import sys
+import types
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -100,7 +103,41 @@ def load_runtime(name: str) -> object:
         invoke_on_load=False,
         on_load_failure_callback=_raise_on_load_failure(RUNTIME_GROUP),
     )
-    return _as_plugin(mgr.driver)
+    return _checked_shape(name, mgr.driver)
+
+
+def _has_hooks(obj: object) -> bool:
+    return any(hasattr(getattr(obj, n, None), f"{hookspecs.PROJECT}_impl") for n in spec_names())
+
+
+def _checked_shape(name: str, obj: object) -> object:
+    """A runtime entry point naming a module whose hooks live in a class is refused with that class's
+    name: registered as is, the module would answer no hook and every step would report "no plugin"."""
+    if isinstance(obj, types.ModuleType) and not _has_hooks(obj):
+        classes = [
+            cls
+            for cls_name, cls in inspect.getmembers(obj, inspect.isclass)
+            if cls.__module__ == obj.__name__ and _has_hooks(cls)
+        ]
+        target = f"{obj.__name__}:{classes[0].__name__}" if classes else f"{obj.__name__}:<ClassWithHooks>"
+        raise PluginError(
+            f"runtime {name!r}: its entry point names the module {obj.__name__}, which implements no hook",
+            hint=f'point it at the class holding the hooks: {name} = "{target}" '
+            '(pyproject.toml, [project.entry-points."sealkit.runtimes"]), then reinstall it',
+        )
+    return _as_plugin(obj)
+
+
+def spec_names() -> list[str]:
+    """Every hook sealkit specifies."""
+    return sorted(n for n, f in vars(hookspecs).items() if n.startswith("sealkit_") and callable(f))
+
+
+def nearest_spec(name: str) -> str | None:
+    """The hook spec a misspelled hook name most likely meant, or None."""
+    wanted = name if name.startswith("sealkit_") else f"sealkit_{name}"
+    found = difflib.get_close_matches(wanted, spec_names(), n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 def load_addons() -> list[tuple[str, object]]:
@@ -161,7 +198,16 @@ def check_contract(pm: pluggy.PluginManager) -> None:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as err:
+        name = pm.get_name(err.plugin) or type(err.plugin).__name__
+        unknown = [
+            n
+            for n in dir(err.plugin)
+            if not n.startswith("_")
+            and hasattr(getattr(err.plugin, n, None), f"{hookspecs.PROJECT}_impl")
+            and n not in spec_names()
+        ]
+        guesses = [f"{n} → did you mean {nearest_spec(n)}?" for n in unknown if nearest_spec(n)]
         raise PluginError(
-            f"plugin {err.plugin!r} breaks the hook contract: {err}",
-            hint="hook names must match sealkit.hookspecs (see `sealkit plugins --hooks`)",
+            f"plugin {name!r} breaks the hook contract: {err}" + "".join(f"\n  {g}" for g in guesses),
+            hint="hook names must match sealkit.hookspecs (docs/hooks.md, `sealkit plugins --hooks`)",
         ) from err

@@ -1,8 +1,9 @@
-"""``sealkit plugins`` and ``sealkit completion``."""
+"""``sealkit plugins``, ``sealkit plugin new`` and ``sealkit completion``."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -55,4 +56,29 @@ def completion_cmd(shell: str) -> None:
     click.echo(comp.source())
 
 
-COMMANDS = [plugins_cmd, completion_cmd]
+@click.group("plugin")
+def plugin_group() -> None:
+    """Write and check plugins (guide: docs/plugins.md)."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the package (default: ./sealkit-NAME).",
+)
+def plugin_new_cmd(name: str, directory: Path | None) -> None:
+    """Write a working, tested runtime plugin package NAME: pyproject with the entry point, the hooks,
+    and a contract test (pip install -e DIR && pytest DIR/tests)."""
+    from sealkit.templates import write_plugin
+
+    dest = directory or Path(f"sealkit-{name}")
+    for path in write_plugin(name, dest):
+        click.echo(str(path))
+    click.echo(f"next: pip install -e {dest} && pytest {dest}/tests", err=True)
+
+
+COMMANDS = [plugins_cmd, plugin_group, completion_cmd]

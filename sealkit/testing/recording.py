@@ -33,7 +33,11 @@ class _Target:
 
 @dataclass
 class RecordingConnection:
-    """Stands in for :class:`sealkit.ssh.Connection`; keeps every command and every file written.
+    """Stands in for :class:`sealkit.ssh.Connection` (the :class:`sealkit.api.HostConnection` protocol);
+    keeps every command and every file written.
+
+    Files behave as on a host: ``put`` answers False for the same content and mode, parents need no
+    creating, ``get`` fails for a missing file. Commands run no shell: each is matched against ``responses``.
 
     ``responses`` maps a regular expression to ``(rc, stdout)`` or to a callable taking the command; the first
     matching pattern answers, everything else succeeds with empty output.
@@ -89,7 +93,10 @@ class RecordingConnection:
         self.files[remote_path] = (content, mode)
         return True
 
-    def get(self, remote_path: str) -> bytes:
+    def get(self, remote_path: str, *, sudo: bool | None = None) -> bytes:
+        """A file written with ``put``; a missing one fails like the SSH connection's ``cat`` does."""
+        if remote_path not in self.files:
+            raise StepFailed(f"command failed (rc=1): cat -- {remote_path}: No such file", host=self.address)
         return self.files[remote_path][0]
 
     def close(self) -> None:

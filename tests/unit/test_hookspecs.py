@@ -57,3 +57,45 @@ def test_firstresult_hooks_say_so(name, fn):
         f"{name}: firstresult={opts.get('firstresult')} but the docstring "
         f"{'does not say' if opts.get('firstresult') else 'says'} so"
     )
+
+
+@pytest.mark.parametrize(
+    "group",
+    [hookspecs.RUNTIME_REQUIRED_HOOKS, hookspecs.APP_INSTALLER_HOOKS, hookspecs.HA_STRATEGY_HOOKS],
+    ids=["runtime", "app-installer", "ha"],
+)
+def test_hook_groups_name_real_specs(group):
+    names = {n for n, _ in HOOKS}
+    assert set(group) <= names, f"not specs: {set(group) - names}"
+
+
+def test_required_answers_say_what_nothing_to_do_returns():
+    """The two hooks whose "nothing to do" is easy to get wrong say it is empty, never None."""
+    for name in ("sealkit_cert_specs", "sealkit_registry_mirror_config"):
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert "never None" in doc, name
+
+
+def test_docs_match_who_answers_the_endpoint():
+    """The spec says builtin:ha answers the endpoint for every strategy; so does the plugin manager."""
+    from sealkit import plugins
+
+    doc = inspect.getdoc(hookspecs.sealkit_apiserver_endpoint) or ""
+    assert "builtin:ha" in doc and "native" in doc
+    pm = plugins.build_manager(None, load_entry_points=False)
+    impls = pm.hook.sealkit_apiserver_endpoint.get_hookimpls()
+    assert [i.plugin_name for i in impls] == ["builtin:ha"] and impls[0].trylast
+
+
+def test_runtime_info_doc_names_only_fields_that_exist():
+    import dataclasses
+    import re
+
+    from sealkit.context import RuntimeInfo
+
+    doc = inspect.getdoc(hookspecs.sealkit_runtime_info) or ""
+    fields = {f.name for f in dataclasses.fields(RuntimeInfo)}
+    for word in re.findall(r"``(\w+)``", doc):
+        if (word.islower() and "_" in word) or word == "name":
+            assert word in fields, f"sealkit_runtime_info mentions {word!r}, RuntimeInfo has no such field"
+    assert "version it installs" not in doc

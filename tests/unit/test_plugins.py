@@ -38,8 +38,38 @@ def test_misspelled_hookimpl_fails_loudly():
         def sealkit_join_nodes(self, ctx, host):  # the spec is sealkit_join_node
             return True
 
-    with pytest.raises(PluginError, match="sealkit_join_nodes"):
+    with pytest.raises(PluginError, match="sealkit_join_nodes") as exc:
         plugins.build_manager(None, extra=[("typo", Typo())], load_entry_points=False)
+    assert "did you mean sealkit_join_node?" in str(exc.value)
+    assert "object at 0x" not in str(exc.value).splitlines()[-2]
+
+
+def test_a_runtime_entry_point_naming_a_module_without_hooks_names_the_class(monkeypatch):
+    import types
+
+    module = types.ModuleType("sealkit_fake.plugin")
+
+    class Runtime:
+        @hookimpl
+        def sealkit_init_cluster(self, ctx, host):
+            return True
+
+    Runtime.__module__ = module.__name__
+    module.Runtime = Runtime
+    with pytest.raises(PluginError) as exc:
+        plugins._checked_shape("fake", module)
+    assert "names the module sealkit_fake.plugin" in str(exc.value)
+    assert 'fake = "sealkit_fake.plugin:Runtime"' in str(exc.value)
+    module_with_hooks = types.ModuleType("sealkit_fake.hooks")
+    module_with_hooks.sealkit_init_cluster = Runtime.sealkit_init_cluster
+    assert plugins._checked_shape("fake", module_with_hooks) is module_with_hooks  # modules may be plugins
+
+
+def test_contract_asserts_are_rewritten_for_plugin_authors():
+    """Plain asserts in sealkit.testing show their values (register_assert_rewrite before import)."""
+    import sealkit.testing.contract as contract
+
+    assert type(contract.__loader__).__name__ == "AssertionRewritingHook"
 
 
 def test_builtins_are_plugins_of_the_same_hooks():
@@ -64,9 +94,7 @@ THIRD_PARTY = {
     """,
     "sealkit_rke2demo/__init__.py": '''
         """A throwaway third-party runtime, written only against sealkit's public plugin API."""
-        from sealkit.context import RuntimeInfo
-        from sealkit.hookspecs import hookimpl
-        from sealkit.pki.model import CASpec, CertSpec, Layout
+        from sealkit.api import CASpec, CertSpec, Layout, RuntimeInfo, hookimpl
 
 
         class Runtime:
@@ -116,7 +144,8 @@ THIRD_PARTY = {
 
             @hookimpl
             def sealkit_get_kubeconfig(self, ctx):
-                return "apiVersion: v1\\nkind: Config\\n"
+                server = f"https://{ctx.first_master.ip}:6443"
+                return f"kind: Config\\nclusters:\\n- cluster: {{server: {server}}}\\n  name: c\\n"
 
             @hookimpl
             def sealkit_runtime_version(self, ctx, host):
