@@ -8,7 +8,7 @@ What is here, by concern:
 
 * the hook marker: :data:`hookimpl` (the specs live in :mod:`sealkit.hookspecs`, see ``docs/hooks.md``);
 * the values hooks receive and return: :class:`ClusterContext`, :class:`HostRef`, :class:`RuntimeInfo`,
-  :class:`RegistryInfo`, :class:`AppRef`, :class:`Endpoint`, and where the cluster image lives on a host
+  :class:`RegistryInfo`, :class:`Endpoint`, and where the cluster image lives on a host
   (:data:`REMOTE_ROOT`, :data:`INSTALLED_MARKER`);
 * the connection every ``HostRef.conn`` is: :class:`HostConnection` (a typed Protocol stating what
   ``run``/``put``/``get`` do, the same for SSH and for :class:`sealkit.testing.recording.RecordingConnection`)
@@ -41,10 +41,12 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sealkit import hostops
+from sealkit.apps.kube import Kube
+from sealkit.apps.model import AppRun, InstallOutcome, ObjectRef
+from sealkit.apps.record import AppRecord
 from sealkit.context import (
     INSTALLED_MARKER,
     REMOTE_ROOT,
-    AppRef,
     ClusterContext,
     Endpoint,
     HostRef,
@@ -158,7 +160,8 @@ __all__ = [
     "REGISTRY_CA_PATH",
     "REMOTE_ROOT",
     "SERVER",
-    "AppRef",
+    "AppRecord",
+    "AppRun",
     "CASpec",
     "CertSpec",
     "CheckFailed",
@@ -169,10 +172,13 @@ __all__ = [
     "FileSpec",
     "HostConnection",
     "HostRef",
+    "InstallOutcome",
     "KeyPairSpec",
+    "Kube",
     "KubeconfigSpec",
     "Layout",
     "LayoutInput",
+    "ObjectRef",
     "PluginError",
     "RegistryInfo",
     "RuntimeInfo",

@@ -79,16 +79,6 @@ class RegistryInfo:
         return f"{self.domain}:{self.port}"
 
 
-@dataclass(frozen=True)
-class AppRef:
-    """An application image to install on a running cluster."""
-
-    ref: str
-    rootfs: str  # path of the unpacked app image on the masters
-    labels: dict[str, str] = field(default_factory=dict)
-    cmd: tuple[str, ...] = ()
-
-
 @dataclass
 class HostRef:
     """One host of the cluster as hooks see it: model, discovered facts, and its persistent connection.

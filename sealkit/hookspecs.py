@@ -27,7 +27,6 @@ import pluggy
 
 if TYPE_CHECKING:
     from sealkit.context import (
-        AppRef,
         ClusterContext,
         Endpoint,
         HostRef,
@@ -56,7 +55,12 @@ RUNTIME_REQUIRED_HOOKS: tuple[str, ...] = (
 )
 
 #: hooks an application installer (entry-point group ``sealkit.plugins``) implements
-APP_INSTALLER_HOOKS: tuple[str, ...] = ("sealkit_install_app", "sealkit_remove_app")
+APP_INSTALLER_HOOKS: tuple[str, ...] = (
+    "sealkit_app_installers",
+    "sealkit_check_app",
+    "sealkit_install_app",
+    "sealkit_remove_app",
+)
 
 #: hooks an HA strategy (entry-point group ``sealkit.plugins``) implements to replace the built-in one
 HA_STRATEGY_HOOKS: tuple[str, ...] = (
@@ -312,24 +316,8 @@ def sealkit_restart_after_certs(ctx: ClusterContext, host: HostRef) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- apps
-@hookspec(firstresult=True)
-def sealkit_install_app(ctx: ClusterContext, app: AppRef) -> bool:
-    """Install an application image (``sealkit run mysql:8.0``) onto the running cluster.
-
-    When: after the cluster is up, for every image of type ``app``.
-    Scope: per cluster.
-    Returns: True when handled; firstresult — an app installer (helm, manifests) answers.
-    """
-
-
-@hookspec(firstresult=True)
-def sealkit_remove_app(ctx: ClusterContext, app: AppRef) -> bool:
-    """Remove an application image from the cluster.
-
-    When: when an app image is dropped from the Clusterfile.
-    Scope: per cluster.
-    Returns: True when handled; firstresult.
-    """
+# The app installer hooks (sealkit_app_installers, sealkit_check_app, sealkit_install_app,
+# sealkit_remove_app) live in sealkit.apps.hookspecs, added to every manager by sealkit.plugins.
 
 
 # ----------------------------------------------------------------------------------------- lifecycle

@@ -23,6 +23,7 @@ import pluggy
 from stevedore import DriverManager, ExtensionManager
 
 from sealkit import hookspecs
+from sealkit.apps.plugins import add_hookspecs as add_app_hookspecs
 from sealkit.errors import PluginError
 
 RUNTIME_GROUP = "sealkit.runtimes"
@@ -161,6 +162,7 @@ def new_manager() -> pluggy.PluginManager:
     """A PluginManager with sealkit's hook specs and nothing registered."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    add_app_hookspecs(pm)
     if os.environ.get("SEALKIT_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[plugins] {msg}"))
         pm.enable_tracing()

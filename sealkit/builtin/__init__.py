@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 
+from sealkit.apps import BUILTIN_INSTALLERS
+
 #: (name, "module:Class") of every built-in plugin, in registration order
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("preflight", "sealkit.builtin.preflight:PreflightPlugin"),
     ("pki", "sealkit.builtin.certs:CertFilesPlugin"),
     ("ha", "sealkit.ha.plugin:HAPlugin"),
     ("registry", "sealkit.registry.plugin:RegistryPlugin"),
+    *BUILTIN_INSTALLERS,
 )
 
 

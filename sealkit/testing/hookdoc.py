@@ -11,14 +11,20 @@ import sys
 from pathlib import Path
 
 from sealkit import hookspecs
+from sealkit.apps import hookspecs as app_hookspecs
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 
 
 def hooks() -> list[tuple[str, object]]:
     """Every hook spec, in the order of the source (families stay together)."""
-    found = [(n, f) for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("sealkit_")]
-    return sorted(found, key=lambda item: inspect.getsourcelines(item[1])[1])
+    out: list[tuple[str, object]] = []
+    for module in (hookspecs, app_hookspecs):
+        found = [
+            (n, f) for n, f in inspect.getmembers(module, inspect.isfunction) if n.startswith("sealkit_")
+        ]
+        out += sorted(found, key=lambda item: inspect.getsourcelines(item[1])[1])
+    return out
 
 
 def _who(name: str) -> str:

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sealkit import hookspecs, plugins
-from sealkit.api import AppRef
+from sealkit import hookspecs
 from sealkit.testing import diagnose, hookdoc
-from sealkit.testing.fixtures import make_context
-from sealkit.testing.recording import RecordingConnection
 from tests.plugin_authors.support import pip_install_target, run_pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -61,32 +58,6 @@ def test_the_walk_through_installs_and_passes_the_contract_suite(tmp_path):
     run = run_pytest(site, pkg / "tests")
     assert run.returncode == 0, run.stdout[-4000:]
     assert "13 passed" in run.stdout
-
-
-def test_the_app_installer_example_registers_and_answers(tmp_path):
-    namespace: dict[str, object] = {}
-    exec(compile(blocks("check")["app-installer"], str(GUIDE), "exec"), namespace)
-    installer = namespace["ManifestsInstaller"]()
-    plugins.build_manager(None, extra=[("addon:manifests", installer)], load_entry_points=False)
-    ctx = make_context(
-        _StubRuntime(), masters=["10.0.0.1"], state_dir=tmp_path, extra_plugins=(("a", installer),)
-    )
-    app = AppRef("mysql:8.0", "/var/lib/sealkit/apps/mysql", labels={"sealkit.io/installer": "manifests"})
-    assert ctx.pm.hook.sealkit_install_app(ctx=ctx, app=app) is True
-    conn: RecordingConnection = ctx.first_master.conn  # type: ignore[assignment]
-    assert conn.commands == ["kubectl apply -f /var/lib/sealkit/apps/mysql/manifests"]
-    helm = AppRef("redis:7", "/x", labels={"sealkit.io/installer": "helm"})
-    assert ctx.pm.hook.sealkit_install_app(ctx=ctx, app=helm) is None
-
-
-class _StubRuntime:
-    """Just enough of a runtime for a ClusterContext: the installer under test needs no other hook."""
-
-    @hookspecs.hookimpl
-    def sealkit_runtime_info(self):
-        from sealkit.api import RuntimeInfo
-
-        return RuntimeInfo(name="stub")
 
 
 @pytest.mark.parametrize("name", hookspecs.RUNTIME_REQUIRED_HOOKS)

@@ -7,10 +7,12 @@ import inspect
 import pytest
 
 from sealkit import hookspecs
+from sealkit.apps import hookspecs as app_hookspecs
 
 HOOKS = [
     (name, fn)
-    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    for module in (hookspecs, app_hookspecs)
+    for name, fn in inspect.getmembers(module, inspect.isfunction)
     if name.startswith("sealkit_")
 ]
 
