@@ -309,11 +309,7 @@ class ClusterState:
         from sealkit.cluster import load_clusterfile
 
         if not self.exists():
-            known = ", ".join(list_clusters(self.home)) or "none"
-            raise UsageError(
-                f"no cluster named {self.name!r} under {self.home}",
-                hint=f"known clusters: {known}; create one with `sealkit run` or `sealkit apply`",
-            )
+            raise unknown_cluster(self.name, self.home)
         return load_clusterfile(self.clusterfile_path)
 
     @contextlib.contextmanager
@@ -390,3 +386,14 @@ def list_clusters(home: str | os.PathLike[str] | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / CLUSTERFILE).is_file())
+
+
+def unknown_cluster(name: str, home: str | os.PathLike[str] | None = None) -> UsageError:
+    """The error for a cluster name with no state: names the clusters that do exist, and how to pick one."""
+    root = Path(home) if home is not None else _default_home()
+    known = list_clusters(root)
+    if known:
+        hint = f"clusters here: {', '.join(known)}; pick one with --cluster NAME (`sealkit clusters`)"
+    else:
+        hint = "no clusters yet: `sealkit run IMAGE --masters IP` or `sealkit apply -f FILE` makes one"
+    return UsageError(f"no cluster named {name!r} under {root}", hint=hint)

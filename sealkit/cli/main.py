@@ -2,12 +2,12 @@
 
 Thin by design: every verb parses its flags, calls the library, and renders the result. Results go to stdout,
 logs and progress to stderr. Expected failures (SealkitError) print one clear message and exit with their
-code; only internal errors (exit 3) offer a traceback, and only with ``-v``.
+code; with ``-o json|yaml`` the same facts also go to stdout as a document, so a program reading stdout sees
+the failure too. Only internal errors (exit 3) offer a traceback, and only with ``-v``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import traceback
@@ -15,25 +15,23 @@ import traceback
 import click
 
 from sealkit import __version__
-from sealkit.cli.app import App
+from sealkit.cli.app import OUTPUTS, App, Declined, add_global_options, check_runtime
+from sealkit.cli.render import emit, error_document
 from sealkit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SealkitError
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110, "show_default": True}
 
 
-def _setup_logging(verbosity: int) -> None:
-    level = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(max(-1, min(verbosity, 1)))
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s" if verbosity < 1 else "%(name)s: %(message)s"))
-    root = logging.getLogger("sealkit")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    if verbosity < 2:
-        logging.getLogger("paramiko").setLevel(logging.WARNING)
-
-
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(
+    context_settings=CONTEXT_SETTINGS,
+    epilog="\b\nGlobal options go before or after the verb: `sealkit status --cluster demo`.\n"
+    "First cluster:\n"
+    "  sealkit load -i k3s-v1.34.1.tar\n"
+    "  sealkit --cluster demo run my/k3s:v1.34.1 --masters 10.0.0.1 --nodes 10.0.0.2 -i ~/.ssh/id_ed25519\n"
+    "  sealkit --cluster demo kubeconfig > demo.kubeconfig\n"
+    "  kubectl --kubeconfig demo.kubeconfig get nodes\n"
+    "`sealkit VERB --help` shows each verb's options and an example.",
+)
 @click.version_option(__version__, "--version", prog_name="sealkit")
 @click.option(
     "--runtime",
@@ -46,26 +44,23 @@ def _setup_logging(verbosity: int) -> None:
     "--cluster",
     "cluster_name",
     default="default",
-    show_default=True,
     metavar="NAME",
     envvar="SEALKIT_CLUSTER",
-    help="Cluster name; state lives in $SEALKIT_HOME/clusters/NAME.",
+    help="Cluster name; state lives in $SEALKIT_HOME/clusters/NAME (`sealkit clusters` lists them).",
 )
-@click.option("-v", "--verbose", count=True, help="More logs (-vv: SSH library too).")
+@click.option("-v", "--verbose", count=True, show_default=False, help="More logs (-vv: SSH library too).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["table", "json", "yaml"]),
+    type=click.Choice(OUTPUTS),
     default="table",
-    show_default=True,
-    help="Format of results on stdout.",
+    help="Format of results on stdout: table (for people), json or yaml (for programs).",
 )
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1024),
     default=32,
-    show_default=True,
     help="Hosts acted on at once (a sliding window, not batches).",
 )
 @click.option(
@@ -85,59 +80,70 @@ def cli(
     strict_host_keys: bool,
 ) -> None:
     """Turn SSH-reachable machines into an HA Kubernetes cluster from an offline cluster image."""
-    verbosity = -1 if quiet else verbose
-    _setup_logging(verbosity)
+    app = ctx.ensure_object(App)
+    app.runtime, app.cluster, app.output = runtime, cluster_name, output
+    app.verbosity = -1 if quiet else verbose
+    app.concurrency, app.strict_host_keys = concurrency, strict_host_keys
+    app.configure_logging()
+    ctx.call_on_close(app.close)
     if runtime is not None:
-        from sealkit.errors import PluginError
-        from sealkit.plugins import runtime_names
-
-        installed = runtime_names()
-        if runtime not in installed:
-            raise PluginError(
-                f"runtime {runtime!r} is not installed; installed runtimes: {', '.join(installed) or 'none'}",
-                hint=f"pip install sealkit-{runtime}, or pick an installed runtime",
-            )
-    ctx.obj = App(runtime, cluster_name, output, verbosity, concurrency, strict_host_keys)
+        check_runtime(runtime)
 
 
 def _register_commands() -> None:
-    from sealkit.cli import cert_cmds, cluster_cmds, image_cmds, plugin_cmds, remote_cmds
+    from sealkit.cli import app_cmds, cert_cmds, cluster_cmds, image_cmds, plugin_cmds, remote_cmds
 
-    for module in (cluster_cmds, remote_cmds, cert_cmds, image_cmds, plugin_cmds):
+    for module in (cluster_cmds, remote_cmds, cert_cmds, app_cmds, image_cmds, plugin_cmds):
         for command in module.COMMANDS:
+            add_global_options(command)
             cli.add_command(command)
 
 
 _register_commands()
 
 
+def _fail(app: App, err: BaseException, code: int, text: str) -> None:
+    """The message on stderr; with -o json|yaml also the error document on stdout (with the partial
+    result, when the failure carries one: ``exec`` per host, ``check`` per check)."""
+    app.close()
+    click.echo(text, err=True)
+    if app.output in ("json", "yaml"):
+        result = getattr(err, "result", None)
+        emit({**(result if isinstance(result, dict) else {}), **error_document(err, code)}, app.output)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the CLI and map every outcome to DESIGN §2's exit codes."""
-    verbose = bool(os.environ.get("SEALKIT_DEBUG"))
     args = sys.argv[1:] if argv is None else argv
-    verbose = verbose or any(a in ("-v", "--verbose", "-vv") for a in args)
+    verbose = bool(os.environ.get("SEALKIT_DEBUG")) or any(a in ("-v", "--verbose", "-vv") for a in args)
+    app = App()
     try:
-        rc = cli.main(args=args, prog_name="sealkit", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="sealkit", standalone_mode=False, obj=app)
+    except Declined as err:
+        _fail(app, err, err.exit_code, "aborted")
     except SealkitError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(app, err, err.exit_code, f"error: {err}")
+    except (click.exceptions.Abort, KeyboardInterrupt) as err:
+        _fail(app, err, EXIT_INTERRUPTED, "interrupted")
     except click.exceptions.Exit as ex:
         sys.exit(ex.exit_code)
     except click.ClickException as err:
+        app.close()
         err.show()
-        sys.exit(EXIT_USAGE if err.exit_code in (1, 2) else err.exit_code)
+        code = EXIT_USAGE if err.exit_code in (1, 2) else err.exit_code
+        if app.output in ("json", "yaml"):
+            emit(error_document(err, code), app.output)
+        sys.exit(code)
     except Exception as err:  # noqa: BLE001 - last resort: internal bug, reported, not swallowed
+        app.close()
         click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
         if verbose:
             traceback.print_exc()
         else:
             click.echo("  (run again with -v for a traceback, and report it)", err=True)
+        if app.output in ("json", "yaml"):
+            emit(error_document(err, EXIT_INTERNAL), app.output)
         sys.exit(EXIT_INTERNAL)
     sys.exit(rc if isinstance(rc, int) else 0)
 

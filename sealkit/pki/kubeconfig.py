@@ -50,3 +50,35 @@ def render_kubeconfig(
         ],
     }
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1 << 16)
+
+
+def name_after_cluster(text: str, cluster: str) -> str:
+    """The same kubeconfig with its cluster, user and context named after the sealkit cluster.
+
+    Runtimes name them ``default`` (k3s), ``kubernetes-admin@kubernetes`` (kubeadm) or ``k0s``: two clusters'
+    kubeconfigs merged with ``KUBECONFIG=a:b`` would collide. Here the cluster entry and the context are
+    called ``<cluster>`` and the user ``<cluster>-admin`` (a second entry of a kind gets ``-2``, ``-3``);
+    every reference is rewritten with them. Anything else in the file is kept as it is.
+    """
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict) or doc.get("kind") != "Config":
+        raise ValueError("not a kubeconfig (kind: Config)")
+    renames: dict[str, dict[str, str]] = {}
+    for key, base in (("clusters", cluster), ("users", f"{cluster}-admin"), ("contexts", cluster)):
+        entries = [e for e in doc.get(key) or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+        renames[key] = {}
+        for i, entry in enumerate(entries):
+            new = base if i == 0 else f"{base}-{i + 1}"
+            renames[key][entry["name"]] = new
+            entry["name"] = new
+    for entry in doc.get("contexts") or []:
+        ctx = entry.get("context") if isinstance(entry, dict) else None
+        if isinstance(ctx, dict):
+            if ctx.get("cluster") in renames["clusters"]:
+                ctx["cluster"] = renames["clusters"][ctx["cluster"]]
+            if ctx.get("user") in renames["users"]:
+                ctx["user"] = renames["users"][ctx["user"]]
+    current = doc.get("current-context")
+    if current in renames["contexts"]:
+        doc["current-context"] = renames["contexts"][current]
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1 << 16)

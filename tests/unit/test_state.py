@@ -366,3 +366,21 @@ def test_a_cluster_secret_is_made_once_even_when_hosts_ask_concurrently(tmp_path
     assert path.stat().st_mode & 0o777 == 0o600
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temp files left"
     assert state.secret("k3s-token", lambda: "other") in seen  # later calls read, never remake
+
+
+def test_unknown_cluster_names_the_existing_ones(tmp_path: Path) -> None:
+    from sealkit.state import unknown_cluster
+
+    ClusterState("b", home=tmp_path).save_clusterfile(_cluster("b"))
+    ClusterState("a", home=tmp_path).save_clusterfile(_cluster("a"))
+    err = unknown_cluster("nope", tmp_path)
+    assert err.exit_code == 2 and "'nope'" in err.message and "a, b" in str(err.hint)
+    with pytest.raises(UsageError) as exc:
+        ClusterState("nope", home=tmp_path).load_clusterfile()
+    assert "a, b" in str(exc.value)
+
+
+def test_unknown_cluster_with_none_says_how_to_make_one(tmp_path: Path) -> None:
+    from sealkit.state import unknown_cluster
+
+    assert "sealkit run" in str(unknown_cluster("x", tmp_path).hint)
