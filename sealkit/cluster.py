@@ -766,6 +766,8 @@ def _ssh_fields(src: _Src, value: Any, path: str) -> dict[str, Any]:
             out[name] = port
         else:
             out[name] = _as_str(src, val, f"{path}.{key}", secret=key in _SSH_SECRETS)
+            if name == "user" and not out[name].strip():
+                raise src.err(f"{path}.{key}", val, "empty user name", "leave the key out to log in as root")
     return out
 
 

@@ -44,7 +44,9 @@ def remove_text(result: dict[str, Any]) -> str:
     return text + (f" Volumes kept (--purge deletes them): {', '.join(kept)}" if kept else "")
 
 
-@click.group("apps", invoke_without_command=True)
+@click.group(
+    "apps", invoke_without_command=True, epilog="\b\nExamples:\n  sealkit apps\n  sealkit apps show redis"
+)
 @output_option
 @click.pass_context
 def apps_cmd(ctx: click.Context) -> None:
@@ -56,7 +58,7 @@ def apps_cmd(ctx: click.Context) -> None:
         emit(ops.list_apps(_options(app)), app.output, columns=LIST_COLUMNS)
 
 
-@apps_cmd.command("show")
+@apps_cmd.command("show", epilog="\b\nExample:\n  sealkit apps show redis -o json")
 @click.argument("name")
 @output_option
 @pass_app
@@ -67,7 +69,7 @@ def show_cmd(app: App, name: str) -> None:
     emit(ops.show_app(_options(app), name), app.output, human=show_text)
 
 
-@apps_cmd.command("remove")
+@apps_cmd.command("remove", epilog="\b\nExample:\n  sealkit apps remove redis --purge")
 @click.argument("name")
 @click.option("--purge", is_flag=True, help="Also delete the app's volumes (its data).")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")

@@ -12,7 +12,7 @@ from sealkit.cli.app import App, output_option, pass_app
 from sealkit.cli.render import emit
 
 
-@click.command("plugins")
+@click.command("plugins", epilog="\b\nExample:\n  sealkit plugins -o json")
 @click.option("--hooks", is_flag=True, help="Also list which hooks each loaded plugin implements.")
 @output_option
 @pass_app
@@ -40,7 +40,9 @@ def plugins_cmd(app: App, hooks: bool) -> None:
     emit(rows, app.output, columns=["kind", "name", "distribution", "version", "module"])
 
 
-@click.command("completion")
+@click.command(
+    "completion", epilog="\b\nExample:\n  sealkit completion bash > /etc/bash_completion.d/sealkit"
+)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion_cmd(shell: str) -> None:
     """Print a shell completion script: eval "$(sealkit completion bash)"."""
@@ -61,7 +63,7 @@ def plugin_group() -> None:
     """Write and check plugins (guide: docs/plugins.md)."""
 
 
-@plugin_group.command("new")
+@plugin_group.command("new", epilog="\b\nExample:\n  sealkit plugin new rke2 --dir ./sealkit-rke2")
 @click.argument("name")
 @click.option(
     "--dir",

@@ -69,7 +69,7 @@ def collect_exec(app: App, command: str, *, roles: str, ips: str, timeout: float
     """Run ``command`` on the selection and gather each host's result (for ``-o json|yaml``)."""
     from sealkit.engine import remote
 
-    hosts, fleet = remote._open(_options(app), roles, ips)
+    hosts, fleet = remote.open_fleet(_options(app), roles, ips)
 
     def one(conn):
         return conn.run(command, timeout=timeout, check=False)
@@ -135,7 +135,7 @@ def collect_copy(app: App, src: str, dst: str, *, roles: str, ips: str, mode: in
 
     from sealkit.engine import remote
 
-    hosts, fleet = remote._open(_options(app), roles, ips)
+    hosts, fleet = remote.open_fleet(_options(app), roles, ips)
     with fleet:
         results = fleet.map(lambda conn: conn.put(Path(src), dst, mode=mode), [h.ip for h in hosts])
     rows = []

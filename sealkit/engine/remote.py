@@ -15,7 +15,7 @@ from sealkit.cluster import Cluster, Host
 from sealkit.engine.options import Options, target_for
 from sealkit.errors import ConnectError, StepFailed, UsageError
 from sealkit.ssh import Fleet, HostKeyPolicy
-from sealkit.state import ClusterState
+from sealkit.state import ClusterState, unknown_cluster
 
 log = logging.getLogger("sealkit.remote")
 
@@ -37,13 +37,11 @@ def select_hosts(cluster: Cluster, roles: str, ips: str) -> list[Host]:
     return picked
 
 
-def _open(options: Options, roles: str, ips: str) -> tuple[list[Host], Fleet]:
+def open_fleet(options: Options, roles: str, ips: str) -> tuple[list[Host], Fleet]:
+    """The selected hosts of a cluster and a fleet to reach them (exec, scp)."""
     state = ClusterState(options.cluster)
     if not state.exists():
-        raise UsageError(
-            f"no cluster named {options.cluster!r}",
-            hint="sealkit run/apply creates one; --cluster NAME selects another",
-        )
+        raise unknown_cluster(options.cluster)
     cluster = state.load_clusterfile()
     hosts = select_hosts(cluster, roles, ips)
     policy = HostKeyPolicy(state.known_hosts, mode="strict" if options.strict_host_keys else "accept-new")
@@ -53,7 +51,7 @@ def _open(options: Options, roles: str, ips: str) -> tuple[list[Host], Fleet]:
 
 def exec_command(options: Options, command: str, *, roles: str, ips: str, timeout: float | None) -> None:
     """Run ``command`` everywhere selected; print each host's output prefixed; exit 1 names failures."""
-    hosts, fleet = _open(options, roles, ips)
+    hosts, fleet = open_fleet(options, roles, ips)
     out_lock = threading.Lock()
 
     def one(conn):
@@ -72,7 +70,7 @@ def exec_command(options: Options, command: str, *, roles: str, ips: str, timeou
 
 def copy_file(options: Options, src: str, dst: str, *, roles: str, ips: str, mode: int) -> None:
     """Put ``src`` at ``dst`` on every selected host; hosts whose copy has the same sha256 get nothing."""
-    hosts, fleet = _open(options, roles, ips)
+    hosts, fleet = open_fleet(options, roles, ips)
     path = Path(src)
 
     def one(conn):

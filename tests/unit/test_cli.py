@@ -691,7 +691,7 @@ def test_quiet_and_verbose_work_after_the_verb(capsys, monkeypatch, restore_logg
 
 
 def _recording_fleet(monkeypatch, hosts: list[str]):
-    """remote._open answering with recording connections instead of SSH (the CLI's gathering is real)."""
+    """remote.open_fleet answering with recording connections instead of SSH (the CLI's gathering is real)."""
     from sealkit.engine import remote
     from sealkit.testing.recording import RecordingFleet
 
@@ -699,7 +699,9 @@ def _recording_fleet(monkeypatch, hosts: list[str]):
     for ip in hosts:
         fleet.conn(ip)
     monkeypatch.setattr(
-        remote, "_open", lambda options, roles, ips: ([type("H", (), {"ip": ip})() for ip in hosts], fleet)
+        remote,
+        "open_fleet",
+        lambda options, roles, ips: ([type("H", (), {"ip": ip})() for ip in hosts], fleet),
     )
     return fleet
 

@@ -837,3 +837,13 @@ def test_import_has_no_side_effects() -> None:
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_empty_ssh_user_is_refused_naming_the_field() -> None:
+    text = (
+        "apiVersion: sealkit.io/v1\nkind: Cluster\nmetadata: {name: c}\n"
+        "spec:\n  ssh: {user: ''}\n  hosts:\n  - {ips: [10.0.0.1], roles: [master]}\n"
+    )
+    with pytest.raises(ValidationError) as err:
+        load_clusterfile(text)
+    assert "spec.ssh.user" in str(err.value) and err.value.exit_code == EXIT_USAGE
