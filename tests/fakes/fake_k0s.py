@@ -4,10 +4,18 @@ Commands (cobra/pflag; unknown flags: "Error: unknown flag: --x"): version, inst
 worker, start, stop, status, reset, controller [join-token], worker [join-token], token create
 --role=worker|controller [--expiry], kubeconfig admin, kubectl, etcd member-list | leave.
 Contract points:
+  * per release, from tests/fakes/upstream/k0s/<release>.yaml (extracted at the k0s tags; a bundled
+    fake reads the copies embedded in fakelib.EMBEDDED_UPSTREAM): the flags of
+    `install controller|worker`, `token create`, `etcd leave` (unknown → pflag's
+    "unknown flag: --x"), and the ClusterConfig fields, decoded as k0s does (unknown key under a
+    strict type → "failed to load node config: error unmarshaling JSON: while decoding JSON:
+    json: unknown field", dropped silently under APISpec/StorageSpec/...);
+  * <data-dir>/images: every file is logged as the OCI bundle a worker would import at start,
   * /etc/k0s/k0s.yaml (k0s.k0sproject.io/v1beta1 ClusterConfig; -c to pick another, missing
     explicit file is an error), spec.api.{address,externalAddress,sans,port,k0sApiPort},
     spec.storage.{type etcd|kine, etcd.peerAddress, etcd.extraArgs}, spec.network.serviceCIDR,
-  * leaf lifetimes: spec.api.ca / spec.storage.etcd.ca .certificatesExpireAfter (default 8760h),
+  * leaf lifetimes: spec.api.ca / spec.storage.etcd.ca .certificatesExpireAfter (default 8760h;
+    releases before v1.33.1 have no such field: one year),
   * PKI under <data-dir>/pki (default /var/lib/k0s/pki); a pre-placed ca.crt+ca.key is used,
   * join tokens are base64(gzip(kubeconfig)) holding a bootstrap token: worker tokens point at
     the API (6443), controller tokens at the k0s API (9443) which hands out the CA and adds the
@@ -146,8 +154,134 @@ def expire_after_days(ca: Any, where: str) -> int:
     return max(int(fakelib.parse_duration(value) // 86400), 1)
 
 
-def load_config(path: str, explicit: bool) -> dict[str, Any]:
-    """ClusterConfig with k0s' defaults for the fields the fake uses."""
+# ---- upstream data: ClusterConfig fields per release (tests/fakes/upstream/k0s/<release>.yaml) --------
+
+UPSTREAM_TOOL = "k0s"
+_RELEASE_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:\+k0s\.(\d+))?")
+
+
+def release_key(version: str) -> tuple[int, int, int, int]:
+    """``v1.33.1+k0s.0`` → (1, 33, 1, 0), the order k0s releases come in."""
+    m = _RELEASE_RE.match(version.strip())
+    if not m:
+        raise Fail(f"{FAKE_MARK}: {version!r} is not a k0s release like v1.33.1+k0s.0")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4) or 0))
+
+
+def upstream_texts() -> dict[str, str]:
+    """Release → text of its data file: from ``upstream/k0s`` beside this module (tests, launcher), else
+    the copies embedded in fakelib (``EMBEDDED_UPSTREAM``, keys ``k0s/<release>``), which a bundled fake
+    (one file on a host) carries."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upstream", UPSTREAM_TOOL)
+    if os.path.isdir(folder):
+        return {
+            name[: -len(".yaml")]: fakelib.read_text(os.path.join(folder, name))
+            for name in sorted(os.listdir(folder))
+            if name.endswith(".yaml")
+        }
+    prefix = UPSTREAM_TOOL + "/"
+    embedded: dict[str, str] = getattr(fakelib, "EMBEDDED_UPSTREAM", {})
+    return {k[len(prefix) :]: v for k, v in embedded.items() if k.startswith(prefix)}
+
+
+def upstream_release(version: str) -> dict[str, Any] | None:
+    """The data of the newest extracted release not newer than ``version`` (None: no data shipped).
+
+    A version older than every extracted release is refused: the fake does not guess a schema."""
+    texts = upstream_texts()
+    if not texts:
+        return None
+    want = release_key(version)
+    older = sorted((release_key(r), r) for r in texts if release_key(r) <= want)
+    if not older:
+        raise Fail(
+            f"{FAKE_MARK}: no upstream data for k0s {version} (oldest extracted: "
+            f"{min(texts, key=release_key)}); extract it with tests/fakes/upstream/k0s/extract.py"
+        )
+    data = fakelib.yaml_load(texts[older[-1][1]])
+    if not isinstance(data, dict) or not isinstance(data.get("clusterconfig"), dict):
+        raise Fail(f"{FAKE_MARK}: upstream data of k0s {older[-1][1]} has no clusterconfig section")
+    return data
+
+
+def check_flags(command: str, argv: list[str], version: str) -> None:
+    """Refuse a flag ``command`` (e.g. ``install controller``) of k0s ``version`` does not define, with
+    pflag's message (spf13/pflag flag.go: "unknown flag: --x", "unknown shorthand flag: 'x' in -x");
+    cobra adds --help/-h to every command. Runs before the fake's own, looser flag table."""
+    texts = upstream_texts()
+    data = upstream_release(version) if texts else None
+    if data is None:
+        log("warning", f"{FAKE_MARK}: no upstream data shipped; flags of k0s {command} not checked")
+        return
+    flags: dict[str, Any] = (data.get("commands") or {}).get(command, {}).get("flags") or {}
+    flags = {**flags, "help": {"short": "h", "value": False}}
+    shorts = {str(v.get("short")): k for k, v in flags.items() if v.get("short")}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            return
+        if arg.startswith("--"):
+            name = arg[2:].split("=", 1)[0]
+            if name not in flags:
+                raise fakelib.FlagError(f"unknown flag: --{name}")
+            if "=" not in arg and flags[name].get("value"):
+                i += 1
+        elif arg.startswith("-") and len(arg) > 1:
+            for pos, ch in enumerate(arg[1:]):
+                if ch not in shorts:
+                    raise fakelib.FlagError(f"unknown shorthand flag: {ch!r} in {arg}")
+                if flags[shorts[ch]].get("value"):
+                    i += 0 if arg[pos + 2 :] else 1
+                    break
+
+
+class UnknownField(Fail):
+    """encoding/json's error for a key no field matches, under DisallowUnknownFields."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f'json: unknown field "{key}"')
+
+
+def decode_clusterconfig(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Decode ``doc`` as the release's k0s does; returns it without the keys k0s drops.
+
+    ClusterConfig's decoder refuses unknown keys (DisallowUnknownFields), but a type with its own
+    UnmarshalJSON (``decoder: own``: APISpec, StorageSpec, Network, ...) re-decodes with plain
+    json.Unmarshal, which drops unknown keys silently for itself and everything below it. Keys match
+    fields exactly, else case-insensitively (encoding/json). Keys in ``ignored_unknown`` are
+    forgiven (k0s internal/pkg/strictyaml).
+    """
+    types: dict[str, Any] = schema.get("types") or {}
+    ignored = set(schema.get("ignored_unknown") or [])
+
+    def walk(value: Any, kind: str, strict: bool) -> Any:
+        if kind.startswith("[]"):
+            return [walk(item, kind[2:], strict) for item in value] if isinstance(value, list) else value
+        info = types.get(kind)
+        if info is None or not isinstance(value, dict):
+            return value
+        fields: dict[str, str] = info.get("fields") or {}
+        strict = strict and info.get("decoder") != "own"
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            name = key if key in fields else next((f for f in fields if f.lower() == str(key).lower()), None)
+            if name is None:
+                if strict and key not in ignored:
+                    raise UnknownField(str(key))
+                continue
+            out[name] = walk(sub, fields[name], strict)
+        return out
+
+    return walk(doc, schema.get("root", "ClusterConfig"), True)
+
+
+def load_config(path: str, explicit: bool, version: str = "") -> dict[str, Any]:
+    """ClusterConfig with k0s' defaults for the fields the fake uses, decoded by the rules of the
+    release ``version`` (k0s pkg/config CfgVars.NodeConfig → v1beta1 ConfigFromBytes); without a
+    version, by the newest extracted release."""
     spec: dict[str, Any] = {}
     real = hp(path)
     if os.path.exists(real):
@@ -163,6 +297,17 @@ def load_config(path: str, explicit: bool) -> dict[str, Any]:
                 f'failed to load config: no kind "{doc.get("kind")}" is registered for '
                 f'version "{doc.get("apiVersion")}"'
             )
+        texts = upstream_texts()
+        data = upstream_release(version or max(texts, key=release_key)) if texts else None
+        if data is None:
+            log("warning", f"{FAKE_MARK}: no upstream data shipped with this fake; k0s.yaml is not checked")
+        else:
+            try:
+                doc = decode_clusterconfig(doc, data["clusterconfig"])
+            except UnknownField as exc:
+                raise Fail(
+                    f"failed to load node config: error unmarshaling JSON: while decoding JSON: {exc}"
+                ) from exc
         spec = doc.get("spec") or {}
     elif explicit:
         raise Fail(f"failed to load config: open {path}: no such file or directory")
@@ -520,7 +665,7 @@ def run_controller(argv: list[str], version: str) -> int:
     args = fakelib.FlagSet(CONTROLLER_FLAGS).parse_pflag(argv)
     if len(args.positional) > 1:
         raise Fail(f"accepts at most 1 arg(s), received {len(args.positional)}")
-    cfg = load_config(args.get("config"), args.is_set("config"))
+    cfg = load_config(args.get("config"), args.is_set("config"), version)
     data_dir = args.get("data-dir")
     pki = Pki(data_dir)
     single = args.get("single")
@@ -612,6 +757,7 @@ def run_controller(argv: list[str], version: str) -> int:
     approver = threading.Thread(target=csr_approver, args=(admin, pki, stop), daemon=True)
     approver.start()
     if worker:
+        load_oci_bundles(data_dir)
         labels = {
             "node-role.kubernetes.io/control-plane": "true",
             **fakelib.split_kv_list(args.get("labels") or []),
@@ -645,6 +791,24 @@ def csr_approver(client: fakelib.KubeClient, pki: Pki, stop: threading.Event) ->
             fake_components.csr_pass(client, pki.p("ca.crt"), pki.p("ca.key"), 365)
         except fakelib.FakeError as exc:
             log("warning", f"csr-approver: {exc}")
+
+
+def load_oci_bundles(data_dir: str) -> list[str]:
+    """The files a real k0s worker imports from <data-dir>/images at start (every regular file; k0s
+    pkg/component/worker/ocibundle.go loadAll, which also watches the directory), logged as k0s logs
+    them; returns their paths. No containerd here: nothing is imported."""
+    images = os.path.join(hp(data_dir), "images")
+    if not os.path.isdir(images):
+        return []
+    found = []
+    log("info", "Loading OCI bundles directory")
+    for name in sorted(os.listdir(images)):
+        path = os.path.join(images, name)
+        if os.path.isfile(path):
+            log("info", f"Loading OCI bundle {path}")
+            log("info", f"OCI bundle {path} loaded ({FAKE_MARK}: not imported, no containerd)")
+            found.append(path)
+    return found
 
 
 def register_local(
@@ -702,6 +866,7 @@ def run_worker(argv: list[str], version: str) -> int:
         fake_kubelet.tls_bootstrap(
             boot_path, kubeconfig, os.path.join(data_dir, "kubelet", "pki"), node, stop
         )
+    load_oci_bundles(args.get("data-dir"))
     client = fakelib.KubeClient(fakelib.load_kubeconfig(kubeconfig))
     labels = fakelib.split_kv_list(args.get("labels") or [])
     taints = [fakelib.parse_taint(t) for t in args.get("taints") or []]
@@ -734,6 +899,7 @@ def installed_role() -> str:
 
 
 def cmd_install(role: str, argv: list[str], version: str) -> int:
+    check_flags(f"install {role}", argv, version)
     args = fakelib.FlagSet(INSTALL_FLAGS[role]).parse_pflag(argv)
     if os.geteuid() != 0:
         raise Fail("this command must be run as root!")
@@ -745,7 +911,7 @@ def cmd_install(role: str, argv: list[str], version: str) -> int:
     if args.get("token-file") and not os.path.exists(hp(args.get("token-file"))):
         raise Fail(f"failed to read token file: open {args.get('token-file')}: no such file")
     if args.is_set("config"):
-        load_config(args.get("config"), True)
+        load_config(args.get("config"), True, version)
     exe = os.path.realpath(sys.argv[0])
     passed = [a for a in argv if a not in ("--force",) and not a.startswith("--env")]
     env = [f'Environment="{e}"' for e in args.get("env") or []]
@@ -886,12 +1052,13 @@ def cmd_status() -> int:
     return 0
 
 
-def cmd_token_create(argv: list[str]) -> int:
+def cmd_token_create(argv: list[str], version: str) -> int:
+    check_flags("token create", argv, version)
     args = fakelib.FlagSet(TOKEN_FLAGS).parse_pflag(argv)
     role = args.get("role")
     if role not in ("worker", "controller"):
         raise Fail(f'unsupported role "{role}"; supported roles are "worker" and "controller"')
-    cfg = load_config(args.get("config"), args.is_set("config"))
+    cfg = load_config(args.get("config"), args.is_set("config"), version)
     pki = Pki(args.get("data-dir"))
     if not os.path.exists(pki.p("admin.conf")):
         raise Fail(
@@ -929,10 +1096,12 @@ def cmd_token_create(argv: list[str]) -> int:
     return 0
 
 
-def cmd_etcd(sub: str, argv: list[str]) -> int:
+def cmd_etcd(sub: str, argv: list[str], version: str) -> int:
+    if sub == "leave":
+        check_flags("etcd leave", argv, version)
     args = fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(argv)
     pki = Pki(args.get("data-dir"))
-    cfg = load_config(args.get("config"), args.is_set("config"))
+    cfg = load_config(args.get("config"), args.is_set("config"), version)
     extra = extra_args_dict(cfg["storage"]["etcd"].get("extraArgs"))
     url = extra.get("advertise-client-urls", "https://127.0.0.1:2379").split(",")[0]
     cli = fakelib.EtcdClient(
@@ -1006,7 +1175,7 @@ def main(argv: list[str], version: str) -> int:
             if sub != "create":
                 raise Fail(f"k0s token {sub}: not implemented by the {FAKE_MARK}")
             rest.remove(sub)
-            return cmd_token_create(rest)
+            return cmd_token_create(rest, version)
         if cmd == "kubeconfig":
             sub = next((a for a in rest if not a.startswith("-")), "")
             if sub != "admin":
@@ -1022,7 +1191,7 @@ def main(argv: list[str], version: str) -> int:
             if sub not in ("member-list", "leave"):
                 raise Fail(f'unknown command "{sub}" for "k0s etcd"')
             rest.remove(sub)
-            return cmd_etcd(sub, rest)
+            return cmd_etcd(sub, rest, version)
         sys.stderr.write(f'Error: unknown command "{cmd}" for "k0s"\nRun \'k0s --help\' for usage.\n')
         return 1
     except fakelib.FlagError as exc:

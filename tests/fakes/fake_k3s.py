@@ -29,6 +29,11 @@ server|agent` of the same data dir runs. The fake detects that by the one file i
 k3s does not: `<data-dir>/.fake-k3s.lock`, flock'ed shared by every running server/agent (held
 until the process exits, even when killed) and exclusively by `certificate rotate`.
 
+Air-gap archives in <data-dir>/agent/images are logged at agent start as the images k3s would import.
+Side effect modelled: every server/agent start leaves one pod shim stand-in (program
+<data-dir>/data/<hash>/bin/containerd-shim-runc-v2, own session) that survives `systemctl stop` under
+KillMode=process, as real shims do; only k3s-killall.sh-style cleanup removes it (not under
+$SEALKIT_FAKE_ROOT).
 Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|
 secrets-encrypt|check-config` and `k3s certificate check|rotate-ca` exit 1 saying so.
 """
@@ -1042,6 +1047,71 @@ def apiserver_endpoints(server: str, cacerts: bytes, password: str) -> list[str]
     return [f"https://{a}" for a in json.loads(data)]
 
 
+# archives k3s imports from <data-dir>/agent/images at start (pkg/agent/containerd preloadImages; the
+# watcher in pkg/agent/containerd/watcher.go imports later changes): rancher/wharfie tarfile extensions,
+# plus .txt image lists (pulled, not imported; the fake only logs them)
+AIRGAP_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.lz4", ".tar.zst", ".tzst", ".txt")
+
+
+def preload_images(p: Paths) -> list[str]:
+    """The air-gap archives a real k3s would import at start, logged as k3s logs them; returns their paths.
+
+    No containerd here: the fake records what would have been imported, so tests (and the footprint)
+    see which release's archive was there when the agent started."""
+    images = os.path.join(p.agent, "images")
+    if not os.path.isdir(images):
+        return []
+    found = []
+    for name in sorted(os.listdir(images)):
+        path = os.path.join(images, name)
+        if os.path.isfile(path) and name.endswith(AIRGAP_EXTENSIONS):
+            log("info", f"Imported images from {path} ({FAKE_MARK}: not imported, no containerd)")
+            found.append(path)
+    return found
+
+
+# k3s unpacks its bundled binaries to <data-dir>/data/<hash>/bin; containerd starts one
+# containerd-shim-runc-v2 per pod from there. The shims are not children k3s kills: under the unit's
+# KillMode=process (install.sh) they outlive `systemctl stop k3s`, which is why k3s ships
+# k3s-killall.sh (it kills every process whose program lives under k3s/data/*/bin/containerd-shim*).
+SHIM_HASH = "sealkit-contract-fake"
+SHIM_SLEEP = "import time\nwhile True:\n    time.sleep(3600)\n"
+
+
+def shim_program(p: Paths) -> str:
+    return os.path.join(p.data, "data", SHIM_HASH, "bin", "containerd-shim-runc-v2")
+
+
+def shim_running(program: str) -> bool:
+    """Whether a process whose program (argv[0]) is ``program`` runs (a restarted k3s keeps its shims)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if fh.read().split(b"\0", 1)[0].decode(errors="replace") == program:
+                return True
+    return False
+
+
+def start_pod_shim(p: Paths) -> int | None:
+    """Leave a stand-in for a pod's containerd-shim: its own session, no parent-death signal, program
+    path under <data-dir>/data/*/bin as the real ones, so it survives `systemctl stop` as they do.
+    Not under $SEALKIT_FAKE_ROOT (loopback tests), which must leave no process behind; returns its pid."""
+    if os.environ.get("SEALKIT_FAKE_ROOT"):
+        return None
+    program = shim_program(p)
+    if shim_running(program):
+        return None
+    proc = subprocess.Popen(
+        [program, "-c", SHIM_SLEEP],
+        executable=sys.executable,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log("info", f"{FAKE_MARK}: pod shim {program} (pid {proc.pid}) runs until killed, as a real one does")
+    return proc.pid
+
+
 def run_agent_part(
     args: fakelib.ParsedArgs,
     argv: list[str],
@@ -1058,6 +1128,8 @@ def run_agent_part(
     ips = args.get("node-ip") or [fakelib.default_ip()]
     ext = args.get("node-external-ip") or []
     check_registries(args.get("private-registry"), p)
+    preload_images(p)
+    start_pod_shim(p)
     creds = agent_certs(server, cacerts, password, name, node_pw, ips, p)
     extra = apiserver_endpoints(server, cacerts, password)
     client = fakelib.KubeClient(creds, extra)

@@ -1562,7 +1562,7 @@ class K0sHost:
 
 def test_k0s_install_start_stop_reset(tmp_path: Path, procs: Procs) -> None:
     h = K0sHost(tmp_path, loopback(80), procs, storage="kine")
-    assert h.run("version").stdout.strip() == "v1.30.4+k0s.0"
+    assert h.run("version").stdout.strip() == "v1.36.3+k0s.2"
     bad = h.run("install", "controller", "--no-such-flag")
     assert bad.returncode == 1 and "unknown flag: --no-such-flag" in bad.stderr
     assert h.run("install", "controller", "--single").returncode == 0
@@ -1580,7 +1580,7 @@ def test_k0s_install_start_stop_reset(tmp_path: Path, procs: Procs) -> None:
         refused = h.run("reset")
         assert refused.returncode == 1 and "please stop k0s before reset" in refused.stderr
         nodes = h.admin().request("GET", "/api/v1/nodes")["items"]
-        assert len(nodes) == 1 and nodes[0]["status"]["nodeInfo"]["kubeletVersion"] == "v1.30.4+k0s"
+        assert len(nodes) == 1 and nodes[0]["status"]["nodeInfo"]["kubeletVersion"] == "v1.36.3+k0s"
         assert not nodes[0]["spec"]["taints"]  # --single: no control-plane taint
     finally:
         assert h.run("stop").returncode == 0

@@ -10,7 +10,8 @@ Choices, and why:
 
 * **Masters run workloads' plumbing too** (``--enable-worker``): like sealos masters they are
   Kubernetes nodes (visible in ``kubectl get nodes``, drained like any node) and carry k0s's
-  ``node-role.kubernetes.io/master:NoSchedule`` taint. ``--no-taints`` is added when the host also
+  ``node-role.kubernetes.io/control-plane:NoSchedule`` taint (cmd/controller/controller.go, kubeadm
+  constants.ControlPlaneTaint). ``--no-taints`` is added when the host also
   has the ``node`` role, or when the cluster has no workers at all (a masters-only cluster must
   schedule CoreDNS somewhere). Taints apply at a node's first registration only.
 * **HA is k0s-native**: node-local load balancing (Envoy on each worker's loopback, fed with every
@@ -25,9 +26,14 @@ Choices, and why:
 * **Long-lived leaves**: k0s mints its own leaves from those CAs for
   ``spec.api.ca.certificatesExpireAfter`` / ``spec.storage.etcd.ca.certificatesExpireAfter``
   (default 1 year); both are set to the Clusterfile's ``validityDays``. k0s re-mints its leaves
-  at every start, so a restart also applies changed SANs.
+  at every start, so a restart also applies changed SANs. Those fields exist since k0s v1.33.1
+  (pkg/apis/k0s/v1beta1/cert.go); for an older release they are not rendered (k0s would drop them
+  silently: APISpec/StorageSpec decode leniently) and its leaves keep k0s's fixed one year.
+* **Support matrix**: k0s v1.33.1 (the first 1.33 release) to the newest 1.36 patch, the minors
+  k0s still patched in the k0s repository snapshot read for issue 13 (see LEDGER.md).
 * **Offline**: telemetry off; a ``k0s-airgap-bundle-*`` shipped in the image's ``images/`` is
-  copied to ``/var/lib/k0s/images`` (k0s imports it before starting the kubelet); every other pull
+  copied to ``/var/lib/k0s/images`` (k0s imports it before starting the kubelet), at prepare and
+  again at every upgrade (the new release's system images); every other pull
   goes to the embedded registry through the containerd drop-in (``/etc/k0s/containerd.d``) and
   hosts files kept under ``/etc/k0s/certs.d`` so reset removes them with ``/etc/k0s``.
 * **Tokens are secrets**: read from ``k0s token create`` stdout, written to the joining host as a
@@ -47,6 +53,7 @@ import yaml
 
 from sealkit import hostops
 from sealkit.context import Endpoint, RuntimeInfo
+from sealkit.engine import versions
 from sealkit.errors import StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit_k0s import certs
@@ -80,6 +87,13 @@ ETCD_PEER_PORT = 2380
 READY_TIMEOUT = 300
 #: first Kubernetes minor whose k0s bundles containerd 2.x (config ``version = 3``)
 CONTAINERD2_MINOR = 36
+#: the support matrix (RuntimeInfo): k0s releases, as Kubernetes versions
+OLDEST_VERSION = "v1.33.1"
+NEWEST_VERSION = "v1.36.99"
+#: first k0s release with ``spec.api.ca`` / ``spec.storage.etcd.ca`` (k0s pkg/apis/k0s/v1beta1/cert.go)
+CERT_LIFETIME_SINCE = (1, 33, 1)
+#: the air-gap bundle k0s imports from AIRGAP_DIR at worker start (docs/airgap-install.md)
+AIRGAP_GLOB = "k0s-airgap-bundle-*"
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9+/=_-]+$")
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)")
@@ -105,26 +119,33 @@ def api_sans(ctx: ClusterContext, host: HostRef) -> list[str]:
     return sorted({host.ip, host.name, ep.host, *ctx.cluster.certs.extra_sans})
 
 
-def cluster_config(ctx: ClusterContext, host: HostRef) -> dict[str, object]:
-    """``/etc/k0s/k0s.yaml`` of a controller; pure, so unit tests check it field by field."""
+def leaf_lifetime_configurable(version: str) -> bool:
+    """Whether k0s ``version`` reads ``certificatesExpireAfter``; an unknown version is taken as a
+    supported one (every release in the support matrix has the field)."""
+    return not version or versions.parse(version) >= CERT_LIFETIME_SINCE
+
+
+def cluster_config(ctx: ClusterContext, host: HostRef, version: str | None = None) -> dict[str, object]:
+    """``/etc/k0s/k0s.yaml`` of a controller for k0s ``version`` (default: the image's); pure, so unit
+    tests check it field by field against each release's fields (tests/fakes/upstream/k0s)."""
     c = ctx.cluster.certs
-    api_ca = {"expiresAfter": hours(c.ca_validity_days), "certificatesExpireAfter": hours(c.validity_days)}
+    api: dict[str, object] = {
+        "address": host.ip,
+        "port": ctx.runtime.apiserver_port,
+        "k0sApiPort": 9443,
+        "sans": api_sans(ctx, host),
+    }
+    etcd: dict[str, object] = {"peerAddress": host.ip}
+    if leaf_lifetime_configurable(ctx.image_version if version is None else version):
+        ca = {"expiresAfter": hours(c.ca_validity_days), "certificatesExpireAfter": hours(c.validity_days)}
+        api["ca"], etcd["ca"] = dict(ca), dict(ca)
     return {
         "apiVersion": "k0s.k0sproject.io/v1beta1",
         "kind": "ClusterConfig",
         "metadata": {"name": "k0s"},
         "spec": {
-            "api": {
-                "address": host.ip,
-                "port": ctx.runtime.apiserver_port,
-                "k0sApiPort": 9443,
-                "sans": api_sans(ctx, host),
-                "ca": dict(api_ca),
-            },
-            "storage": {
-                "type": "etcd",
-                "etcd": {"peerAddress": host.ip, "ca": dict(api_ca)},
-            },
+            "api": api,
+            "storage": {"type": "etcd", "etcd": etcd},
             "network": {
                 "podCIDR": ctx.cluster.network.pod_cidr,
                 "serviceCIDR": ctx.cluster.network.service_cidr,
@@ -157,6 +178,24 @@ def install_command(ctx: ClusterContext, host: HostRef, *, role: str, join: bool
         args.append(f"--token-file={TOKEN_FILE}")
     args.append(f"--kubelet-extra-args=--node-ip={host.ip}")
     return " ".join(shlex.quote(a) for a in args)
+
+
+def airgap_script(rootfs: str, dest: str = AIRGAP_DIR, data_dir: str = DATA_DIR) -> str:
+    """Copy the image's air-gap bundles into AIRGAP_DIR where their content differs; prints one
+    ``copied NAME`` line per file copied.
+
+    Compared by content, not mtime (``cp -u`` would keep an older release's file of the same name).
+    k0s imports every file in that directory and watches it (pkg/component/worker/ocibundle.go), so
+    a file is written beside it first (same file system) and renamed in: k0s never sees half a file.
+    """
+    src = shlex.quote(f"{rootfs}/images")
+    dst = shlex.quote(dest)
+    tmp = shlex.quote(f"{data_dir}/.sealkit-airgap.tmp")
+    return (
+        f'for f in {src}/{AIRGAP_GLOB}; do [ -f "$f" ] || continue; n=$(basename "$f"); '
+        f'if ! cmp -s "$f" {dst}/"$n"; then mkdir -p {dst} && '
+        f'cp "$f" {tmp} && mv -f {tmp} {dst}/"$n" && echo "copied $n"; fi; done'
+    )
 
 
 def token_command(role: str) -> str:
@@ -250,6 +289,8 @@ class Runtime:
             node_ports=(10250, 7443, 7132),
             description="k0s controllers (+worker, tainted) and workers; custom CA pre-placed; "
             "node-local load balancing",
+            oldest_version=OLDEST_VERSION,
+            newest_version=NEWEST_VERSION,
         )
 
     @hookimpl
@@ -286,13 +327,13 @@ class Runtime:
     @hookimpl
     def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
         hostops.install_binary(host, ctx.remote_rootfs, "k0s")
-        root = shlex.quote(ctx.remote_rootfs)
-        host.conn.run(
-            f"install -d -m 0700 {STATE_DIR} && "
-            f'for f in {root}/images/k0s-airgap-bundle-*; do [ -e "$f" ] || continue; '
-            f'mkdir -p {AIRGAP_DIR} && cp -u "$f" {AIRGAP_DIR}/; done',
-            timeout=600,
-        )
+        host.conn.run(f"install -d -m 0700 {STATE_DIR}", timeout=30)
+        self._copy_airgap(ctx, host)
+
+    def _copy_airgap(self, ctx: ClusterContext, host: HostRef) -> bool:
+        """The image's air-gap bundles into AIRGAP_DIR; True when one changed (k0s imports at start)."""
+        out = host.conn.run(airgap_script(ctx.remote_rootfs), timeout=600).stdout
+        return any(line.startswith("copied ") for line in out.splitlines())
 
     # ---------------------------------------------------------------------------- boot helpers
     def _install(self, ctx: ClusterContext, host: HostRef, *, role: str, join: bool) -> bool:
@@ -312,8 +353,9 @@ class Runtime:
         hostops.systemctl(host, "daemon-reload", timeout=60)
         return True
 
-    def _write_config(self, ctx: ClusterContext, host: HostRef) -> bool:
-        return hostops.write_file(host, CONFIG, render_config(cluster_config(ctx, host)), 0o600)
+    def _write_config(self, ctx: ClusterContext, host: HostRef, version: str | None = None) -> bool:
+        text = render_config(cluster_config(ctx, host, version))
+        return hostops.write_file(host, CONFIG, text, 0o600)
 
     def _token(self, ctx: ClusterContext, role: str) -> str:
         """A fresh join token from the first controller (a secret: never logged, never in argv)."""
@@ -417,13 +459,18 @@ class Runtime:
     def sealkit_upgrade_host(
         self, ctx: ClusterContext, host: HostRef, from_version: str, to_version: str
     ) -> bool:
-        """Replace the binary and restart the service; controllers first (the engine orders)."""
+        """Replace the binary, bring the new release's air-gap bundle (k0s imports it only at start)
+        and, on controllers, the config of the new release; restart when any changed. Controllers
+        first (the engine orders)."""
         if containerd_major(from_version) != containerd_major(to_version):
             from sealkit.registry.service import registry_info
 
             for f in self.sealkit_registry_mirror_config(ctx=ctx, host=host, registry=registry_info(ctx)):
                 host.conn.put(f.content, f.path, mode=f.mode)
         changed = hostops.install_binary(host, ctx.remote_rootfs, "k0s")
+        changed = self._copy_airgap(ctx, host) or changed
+        if host.is_master:
+            changed = self._write_config(ctx, host, to_version) or changed
         unit = CONTROLLER_UNIT if host.is_master else WORKER_UNIT
         if changed:
             hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)

@@ -14,10 +14,16 @@ from sealkit.testing.fixtures import make_context
 TOKEN = "H4sIAAAAAAAC/0yRzY6bMBDG7/MUvmd3xdcm20g9VOqhUqteeqvUw2BPiIOxkT0Q8vYVEEirk"
 
 
-def _ctx(tmp_path, masters=("10.0.0.1", "10.0.0.2", "10.0.0.3"), nodes=("10.0.0.4",)):
-    return make_context(
+NEWEST = "v1.36.3+k0s.2"
+
+
+def _ctx(tmp_path, masters=("10.0.0.1", "10.0.0.2", "10.0.0.3"), nodes=("10.0.0.4",), version=NEWEST):
+    ctx = make_context(
         k0s.Runtime(), masters=list(masters), nodes=list(nodes), state_dir=tmp_path, runtime_name="k0s"
     )
+    ctx.image_version = version
+    ctx.image_labels = {**ctx.image_labels, "sealkit.io/version": version}
+    return ctx
 
 
 def _fresh(host) -> None:
@@ -261,7 +267,7 @@ def test_restart_after_certs_restarts_controllers_only(tmp_path):
 def test_mirror_files_live_under_etc_k0s(tmp_path):
     from sealkit.context import RegistryInfo
 
-    ctx = _ctx(tmp_path)
+    ctx = _ctx(tmp_path, version="v1.35.7+k0s.0")  # containerd 1.7 (k0s embedded-bins/Makefile.variables)
     reg = RegistryInfo("sealkit.hub", 5000, ("10.0.0.1",), "sealkit", "s3cret")
     files = ctx.pm.hook.sealkit_registry_mirror_config(ctx=ctx, host=ctx.first_master, registry=reg)
     assert all(f.path.startswith("/etc/k0s/") for f in files)
@@ -418,3 +424,67 @@ def test_renew_removes_minted_leaves_while_stopped_on_controllers_only(tmp_path)
     )
     assert set(k0s_certs.MINTED) <= set(cmds[rm].split()[2:])
     assert worker.conn.commands == []
+
+
+# ------------------------------------------------------------- version branches and air-gap bundles
+def test_leaf_lifetime_fields_only_for_releases_that_know_them(tmp_path):
+    """spec.api.ca / spec.storage.etcd.ca appeared in k0s v1.33.1 (pkg/apis/k0s/v1beta1/cert.go)."""
+    ctx = _ctx(tmp_path)
+    for version in ("v1.32.13+k0s.0", "v1.30.4+k0s.0"):
+        spec = k0s.cluster_config(ctx, ctx.first_master, version)["spec"]
+        assert "ca" not in spec["api"] and "ca" not in spec["storage"]["etcd"], version
+    for version in ("v1.33.1+k0s.0", NEWEST, ""):
+        spec = k0s.cluster_config(ctx, ctx.first_master, version)["spec"]
+        assert spec["api"]["ca"]["certificatesExpireAfter"] == "876000h", version
+        assert spec["storage"]["etcd"]["ca"]["certificatesExpireAfter"] == "876000h", version
+
+
+def test_runtime_info_declares_the_support_matrix(tmp_path):
+    info = _ctx(tmp_path).runtime
+    assert (info.oldest_version, info.newest_version) == ("v1.33.1", "v1.36.99")
+    assert k0s.leaf_lifetime_configurable(info.oldest_version)
+
+
+def test_upgrade_brings_the_new_air_gap_bundle_and_restarts_for_it(tmp_path):
+    ctx = _ctx(tmp_path)
+    worker = ctx.hosts["10.0.0.4"]
+    worker.conn.answer(r"k0s-airgap-bundle-", 0, "copied k0s-airgap-bundle-v1.36.3+k0s.2-amd64\n")
+    ctx.pm.hook.sealkit_upgrade_host(ctx=ctx, host=worker, from_version="v1.35.7", to_version=NEWEST)
+    copy = [c for c in worker.conn.commands if "k0s-airgap-bundle-" in c]
+    assert copy == [k0s.airgap_script(ctx.remote_rootfs)]
+    assert "systemctl restart k0sworker.service" in worker.conn.commands, "the binary is unchanged"
+
+
+def test_upgrade_rewrites_the_controller_config_for_the_new_release(tmp_path):
+    ctx = _ctx(tmp_path, version="v1.32.13+k0s.0")
+    master = ctx.first_master
+    master.conn.put(k0s.render_config(k0s.cluster_config(ctx, master)).encode(), k0s.CONFIG, mode=0o600)
+    ctx.image_version = "v1.33.1+k0s.0"
+    hook = ctx.pm.hook.sealkit_upgrade_host
+    hook(ctx=ctx, host=master, from_version="v1.32.13", to_version="v1.33.1+k0s.0")
+    cfg = yaml.safe_load(master.conn.get(k0s.CONFIG))
+    assert cfg["spec"]["api"]["ca"]["certificatesExpireAfter"] == "876000h"
+    assert "systemctl restart k0scontroller.service" in master.conn.commands
+
+
+def test_airgap_script_copies_by_content_and_atomically(tmp_path):
+    """Run the script for real: a same-named file of another release is replaced (cp -u kept it)."""
+    import os
+    import subprocess
+
+    rootfs, data = tmp_path / "rootfs", tmp_path / "data"
+    (rootfs / "images").mkdir(parents=True)
+    (rootfs / "images" / "k0s-airgap-bundle-amd64").write_bytes(b"new release")
+    (rootfs / "images" / "other.tar").write_bytes(b"not ours")
+    dest = data / "images"
+    dest.mkdir(parents=True)
+    old = dest / "k0s-airgap-bundle-amd64"
+    old.write_bytes(b"old release")
+    os.utime(old, (4102444800, 4102444800))  # newer than the image's file: cp -u would skip it
+    script = k0s.airgap_script(str(rootfs), str(dest), str(data))
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "copied k0s-airgap-bundle-amd64\n"
+    assert old.read_bytes() == b"new release"
+    assert sorted(p.name for p in dest.iterdir()) == ["k0s-airgap-bundle-amd64"]
+    again = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert again == "", "a second run copies nothing"

@@ -8,6 +8,11 @@ before the first start, and the admin kubeconfig in ``/etc/rancher/k3s/k3s.yaml`
 
 The join token is made by sealkit in the secure form ``K10<sha256(server-ca.crt)>::server:<secret>``, so
 every joining node pins our CA, and it reaches hosts only as a 0600 file (``token-file``), never in argv.
+
+Air-gap images (``k3s-airgap-images-*`` in the cluster image's ``images/``) go to ``agent/images`` under the
+data dir at prepare and again at every upgrade: k3s imports that directory at start (and watches it), and an
+offline cluster needs the new release's system images. Support matrix: Kubernetes v1.34 to v1.36, the minors
+k3s patched in its 2026-06 releases (v1.34.9+k3s1, v1.35.6+k3s1, v1.36.2+k3s1; see LEDGER.md).
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ TOKEN_FILE = "/var/lib/sealkit/k3s/token"
 SERVER_UNIT = "k3s.service"
 AGENT_UNIT = "k3s-agent.service"
 AIRGAP_DIR = f"{DATA_DIR}/agent/images"
+AIRGAP_GLOB = "k3s-airgap-images-*"
+#: the support matrix (RuntimeInfo), as Kubernetes versions
+OLDEST_VERSION = "v1.34.0"
+NEWEST_VERSION = "v1.36.99"
 # the installer's own environment file, read last by the unit (as the k3s install script does), so the
 # operator's /etc/default/k3s stays theirs
 ENV_FILES = {unit: f"/etc/systemd/system/{unit}.env" for unit in (SERVER_UNIT, AGENT_UNIT)}
@@ -73,6 +82,56 @@ ExecStartPre=-/sbin/modprobe br_netfilter
 ExecStartPre=-/sbin/modprobe overlay
 ExecStart={bin} {mode}
 """
+
+
+def airgap_script(rootfs: str, dest: str = AIRGAP_DIR, stage: str = f"{DATA_DIR}/agent") -> str:
+    """Copy the image's air-gap archives into ``dest`` where their content differs; prints one
+    ``copied NAME`` line per file copied.
+
+    Compared by content, not mtime: every k3s release names its archive alike
+    (``k3s-airgap-images-amd64.tar.zst``), so ``cp -u`` would keep the old release's. k3s watches the
+    directory and imports a changed file, so it is written beside the directory first (same file system,
+    a path k3s's watcher ignores) and renamed in.
+    """
+    src = shlex.quote(f"{rootfs}/images")
+    dst = shlex.quote(dest)
+    tmp = shlex.quote(f"{stage}/.sealkit-airgap.tmp")
+    return (
+        f'for f in {src}/{AIRGAP_GLOB}; do [ -f "$f" ] || continue; n=$(basename "$f"); '
+        f'if ! cmp -s "$f" {dst}/"$n"; then mkdir -p {dst} && '
+        f'cp "$f" {tmp} && mv -f {tmp} {dst}/"$n" && echo "copied $n"; fi; done'
+    )
+
+
+def drain_script(node: str) -> str:
+    """Drain and delete a node; both tolerate a node that is already gone."""
+    n = shlex.quote(node)
+    return (
+        f"if {BIN} kubectl get node {n} -o name >/dev/null 2>&1; then "
+        f"{BIN} kubectl drain {n} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s; fi && "
+        f"{BIN} kubectl delete node {n} --ignore-not-found"
+    )
+
+
+#: besides the data dir, where k3s-killall.sh unmounts before removing (its do_unmount_and_remove calls)
+KILLALL_MOUNT_ROOTS = ("/run/k3s", "/var/lib/kubelet/pods", "/var/lib/kubelet/plugins", "/run/netns/cni-")
+
+
+def killall_script(data_dir: str = DATA_DIR) -> str:
+    """What k3s-killall.sh does that a stopped unit leaves behind: kill every process tree whose program
+    lives under ``<data-dir>/data/*/bin/containerd-shim*`` (pod shims survive ``systemctl stop`` under
+    ``KillMode=process``), then unmount what is mounted under k3s's paths, deepest first."""
+    shim = shlex.quote(data_dir) + "/data/*/bin/containerd-shim*"
+    roots = " ".join(shlex.quote(r) for r in (data_dir, *KILLALL_MOUNT_ROOTS))
+    return (
+        'killtree() { for c in $(pgrep -P "$1"); do killtree "$c"; done; kill -9 "$1" 2>/dev/null; }; '
+        "for p in /proc/[0-9]*; do "
+        'a=$(tr "\\0" "\\n" < "$p/cmdline" 2>/dev/null | head -n 1); '
+        f'case "$a" in {shim}) killtree "${{p#/proc/}}";; esac; done; '
+        f"for r in {roots}; do "
+        "awk -v r=\"$r\" 'index($2, r) == 1 {print $2}' /proc/self/mounts; done | sort -r -u | "
+        'while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done'
+    )
 
 
 def unit_text(mode: str) -> str:
@@ -155,6 +214,8 @@ class Runtime:
             master_ports=(6443, 2379, 2380, 10250),
             node_ports=(10250,),
             description="k3s server/agent with embedded etcd; custom CA pre-placed",
+            oldest_version=OLDEST_VERSION,
+            newest_version=NEWEST_VERSION,
         )
 
     @hookimpl
@@ -174,15 +235,13 @@ class Runtime:
     @hookimpl
     def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
         hostops.install_binary(host, ctx.remote_rootfs, "k3s")
-        root = shlex.quote(ctx.remote_rootfs)
-        # air-gap images shipped in the cluster image (k3s-airgap-images-<arch>.tar[.zst]) are imported by
-        # k3s at start from agent/images
-        host.conn.run(
-            f'for f in {root}/images/k3s-airgap-images-*; do [ -e "$f" ] || continue; '
-            f'mkdir -p {AIRGAP_DIR} && cp -u "$f" {AIRGAP_DIR}/; done',
-            timeout=600,
-        )
+        self._copy_airgap(ctx, host)
         hostops.write_file(host, TOKEN_FILE, join_token(ctx) + "\n", 0o600)
+
+    def _copy_airgap(self, ctx: ClusterContext, host: HostRef) -> bool:
+        """The image's air-gap archives into agent/images; True when one changed."""
+        out = host.conn.run(airgap_script(ctx.remote_rootfs), timeout=600).stdout
+        return any(line.startswith("copied ") for line in out.splitlines())
 
     def _start(self, ctx: ClusterContext, host: HostRef, cfg: dict[str, object], mode: str) -> None:
         unit = SERVER_UNIT if mode == "server" else AGENT_UNIT
@@ -225,14 +284,17 @@ class Runtime:
 
     @hookimpl
     def sealkit_drain_host(self, ctx: ClusterContext, host: HostRef) -> bool:
-        """Drain and delete the node from a master that stays; k3s then drops its etcd member."""
-        stays = next(m for m in ctx.masters if m.ip != host.ip and not m.facts.get("removed"))
-        name = shlex.quote(host.name)
-        stays.conn.run(
-            f"{BIN} kubectl drain {name} --ignore-daemonsets --delete-emptydir-data --force "
-            f"--timeout=120s && {BIN} kubectl delete node {name} --ignore-not-found",
-            timeout=300,
-        )
+        """Drain and delete the node from a master that stays; k3s then drops its etcd member.
+        A node that is already gone is not drained (kubectl drain would fail on it)."""
+        stays = next((m for m in ctx.masters if m.ip != host.ip and not m.facts.get("removed")), None)
+        if stays is None:
+            raise StepFailed(
+                f"no master left to remove {host.ip} from the cluster",
+                host=host.ip,
+                step="drain",
+                hint="keep at least one master; sealkit reset removes all",
+            )
+        stays.conn.run(drain_script(host.name), timeout=300)
         return True
 
     @hookimpl
@@ -240,6 +302,7 @@ class Runtime:
         """What k3s-killall.sh and k3s-uninstall.sh do, limited to what sealkit installed."""
         for unit in (SERVER_UNIT, AGENT_UNIT):
             hostops.remove_unit(host, unit)
+        host.conn.run(killall_script(), timeout=120)
         hostops.remove_paths(
             host,
             "/run/k3s",
@@ -264,8 +327,10 @@ class Runtime:
     def sealkit_upgrade_host(
         self, ctx: ClusterContext, host: HostRef, from_version: str, to_version: str
     ) -> bool:
-        """k3s upgrade = replace the binary and restart; servers first (the engine orders hosts)."""
+        """k3s upgrade = replace the binary, bring the new release's air-gap images and restart; servers
+        first (the engine orders hosts)."""
         changed = hostops.install_binary(host, ctx.remote_rootfs, "k3s")
+        changed = self._copy_airgap(ctx, host) or changed
         unit = SERVER_UNIT if host.is_master else AGENT_UNIT
         if changed:
             hostops.systemctl(host, "restart", unit, timeout=READY_TIMEOUT)

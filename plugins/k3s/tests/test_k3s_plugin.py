@@ -199,3 +199,109 @@ def test_renew_rotates_while_stopped_and_always_starts_again(tmp_path):
     with pytest.raises(StepFailed):
         ctx.pm.hook.sealkit_renew_minted_certs(ctx=ctx, host=agent)
     assert agent.conn.commands[-1] == "systemctl start k3s-agent.service"
+
+
+# ------------------------------------------------------------------ support matrix and air-gap images
+def test_runtime_info_declares_the_support_matrix(tmp_path):
+    info = _ctx(tmp_path).runtime
+    assert (info.oldest_version, info.newest_version) == ("v1.34.0", "v1.36.99")
+
+
+def test_prepare_and_upgrade_both_bring_the_air_gap_images(tmp_path):
+    ctx = _ctx(tmp_path)
+    ctx.pki.render(ctx.pm.hook.sealkit_cert_specs(ctx=ctx, host=ctx.first_master))
+    node = ctx.hosts["10.0.0.4"]
+    ctx.pm.hook.sealkit_prepare_host(ctx=ctx, host=node)
+    assert k3s.airgap_script(ctx.remote_rootfs) in node.conn.commands
+    node.conn.commands.clear()
+    node.conn.answer(r"k3s-airgap-images-", 0, "copied k3s-airgap-images-amd64.tar.zst\n")
+    ctx.pm.hook.sealkit_upgrade_host(ctx=ctx, host=node, from_version="v1.35.6", to_version="v1.36.2+k3s1")
+    assert k3s.airgap_script(ctx.remote_rootfs) in node.conn.commands
+    assert "systemctl restart k3s-agent.service" in node.conn.commands, "new images although same binary"
+
+
+def test_upgrade_without_new_images_or_binary_does_not_restart(tmp_path):
+    ctx = _ctx(tmp_path)
+    node = ctx.hosts["10.0.0.4"]
+    ctx.pm.hook.sealkit_upgrade_host(ctx=ctx, host=node, from_version="v1.35.6", to_version="v1.35.6+k3s1")
+    assert not any("restart" in c for c in node.conn.commands)
+
+
+def test_airgap_script_replaces_an_archive_of_the_same_name(tmp_path):
+    """k3s names every release's archive alike: a content compare, not cp -u's mtime, decides."""
+    import os
+    import subprocess
+
+    rootfs, agent = tmp_path / "rootfs", tmp_path / "agent"
+    (rootfs / "images").mkdir(parents=True)
+    (rootfs / "images" / "k3s-airgap-images-amd64.tar.zst").write_bytes(b"v1.36 images")
+    dest = agent / "images"
+    dest.mkdir(parents=True)
+    old = dest / "k3s-airgap-images-amd64.tar.zst"
+    old.write_bytes(b"v1.35 images")
+    os.utime(old, (4102444800, 4102444800))
+    script = k3s.airgap_script(str(rootfs), str(dest), str(agent))
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "copied k3s-airgap-images-amd64.tar.zst\n"
+    assert old.read_bytes() == b"v1.36 images"
+    assert [p.name for p in agent.iterdir()] == ["images"], "no temporary file left behind"
+    assert subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout == ""
+
+
+def test_drain_skips_a_node_that_is_already_gone(tmp_path):
+    """kubectl drain fails on a missing node; a re-run of delete must not (the k0s plugin guards alike)."""
+    import subprocess
+
+    ctx = _ctx(tmp_path)
+    ctx.pm.hook.sealkit_drain_host(ctx=ctx, host=ctx.hosts["10.0.0.4"])
+    assert ctx.first_master.conn.commands == [k3s.drain_script("host-3")]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "k3s").write_text('#!/bin/sh\necho "$*" >> "$LOG"\n[ "$2" = get ] && exit 1\nexit 0\n')
+    (fake / "k3s").chmod(0o755)
+    script = k3s.drain_script("gone").replace(k3s.BIN, str(fake / "k3s"))
+    log = tmp_path / "calls"
+    subprocess.run(["sh", "-c", script], check=True, env={"LOG": str(log), "PATH": "/usr/bin:/bin"})
+    assert log.read_text().splitlines() == [
+        "kubectl get node gone -o name",
+        "kubectl delete node gone --ignore-not-found",
+    ]
+
+
+def test_drain_without_a_master_that_stays_names_the_fix(tmp_path):
+    import pytest
+
+    from sealkit.errors import StepFailed
+
+    ctx = _ctx(tmp_path, masters=("10.0.0.1",))
+    with pytest.raises(StepFailed, match="no master left"):
+        ctx.pm.hook.sealkit_drain_host(ctx=ctx, host=ctx.first_master)
+
+
+def test_reset_kills_pod_shims_that_outlive_the_unit(tmp_path):
+    """KillMode=process leaves containerd-shims running after `systemctl stop k3s` (k3s-killall.sh exists
+    for that): reset kills every process whose program lives under <data-dir>/data/*/bin/containerd-shim*."""
+    import subprocess
+    import sys
+
+    ctx = _ctx(tmp_path)
+    node = ctx.hosts["10.0.0.4"]
+    ctx.pm.hook.sealkit_reset_host(ctx=ctx, host=node)
+    assert k3s.killall_script() in node.conn.commands
+    stop = next(i for i, c in enumerate(node.conn.commands) if "k3s-agent.service" in c)
+    assert node.conn.commands.index(k3s.killall_script()) > stop, "after the units are stopped"
+
+    data = tmp_path / "k3s data"
+    program = f"{data}/data/abc123/bin/containerd-shim-runc-v2"
+    sleeper = "import time\nwhile True:\n    time.sleep(60)\n"
+    shim = subprocess.Popen([program, "-c", sleeper], executable=sys.executable)
+    bystander = subprocess.Popen([f"{data}/bin/other", "-c", sleeper], executable=sys.executable)
+    try:
+        subprocess.run(["sh", "-c", k3s.killall_script(str(data))], check=True, timeout=60)
+        assert shim.wait(timeout=10) == -9
+        assert bystander.poll() is None, "only shims are killed"
+    finally:
+        for proc in (shim, bystander):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
