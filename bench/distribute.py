@@ -12,8 +12,9 @@ builds a random payload rootfs, and measures in one run:
   (d)  push_rootfs_many again, nothing to send.
 
 For each phase it reports where the CPU went: the controller process (paramiko's encryption, tar
-generation), the lab hosts (cgroup cpu.stat: sshd decryption, the relay helper's splice/tee and file
-writes, hashing), and everything else on the machine (other users' jobs, kernel writeback).
+generation), the lab hosts (cgroup cpu.stat: sshd decryption, the relay helper's TLS decryption and
+re-encryption per hop, file writes, hashing), and everything else on the machine (other users' jobs,
+kernel writeback).
 
   python bench/distribute.py --hosts 10 20            # 512 MiB payload
   python bench/distribute.py --quick                  # 64 MiB, 4 hosts
@@ -155,7 +156,9 @@ def run_lab(args: argparse.Namespace, n: int, rootfs: Path, payload: int) -> dic
         with lab_context(lab, lab.hosts, home, concurrency=max(32, n)) as ctx:
             ips = list(ctx.hosts)
             first = ctx.hosts[ips[0]]
-            files = sorted(local_manifest(rootfs).values(), key=lambda e: e.path)
+            files = sorted(
+                (e for e in local_manifest(rootfs).values() if e.kind == "f"), key=lambda e: e.path
+            )
             ctx.fleet.run("true", timeout=60)  # SSH handshakes are not part of any phase
             mb = payload >> 20
             rows.append(

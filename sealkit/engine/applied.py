@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sealkit.errors import UsageError
 from sealkit.state import atomic_write
 
 FILENAME = "applied.json"
@@ -35,12 +36,26 @@ class Applied:
 
     @classmethod
     def load(cls, state_dir: Path) -> Applied:
+        """The saved state; a damaged file is a UsageError naming it (never an internal error)."""
         path = state_dir / FILENAME
-        if not path.exists():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
             return cls()
-        raw = json.loads(path.read_text())
-        hosts = {ip: AppliedHost(**h) for ip, h in raw.pop("hosts", {}).items()}
-        return cls(hosts=hosts, **raw)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _damaged(path, f"cannot be read: {exc}") from exc
+        try:
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
+                raise TypeError(f"top level is {type(raw).__name__}, not an object")
+            hosts_raw = raw.pop("hosts", {})
+            if not isinstance(hosts_raw, dict):
+                raise TypeError("'hosts' is not an object")
+            hosts = {str(ip): AppliedHost(**h) for ip, h in hosts_raw.items()}
+            applied = cls(hosts=hosts, **raw)
+        except (ValueError, TypeError) as exc:
+            raise _damaged(path, f"is not valid sealkit state: {exc}") from exc
+        return applied
 
     def save(self, state_dir: Path) -> None:
         atomic_write(state_dir / FILENAME, json.dumps(asdict(self), indent=2, sort_keys=True), 0o600)
@@ -54,3 +69,11 @@ class Applied:
 
     def joined_nodes(self) -> list[str]:
         return [ip for ip, h in self.hosts.items() if h.joined and "master" not in h.roles]
+
+
+def _damaged(path: Path, why: str) -> UsageError:
+    return UsageError(
+        f"the applied-state file {path} {why}",
+        hint=f"restore {path} from a backup: it records which hosts are installed and joined, and "
+        "sealkit plans every run from it",
+    )

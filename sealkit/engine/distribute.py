@@ -12,18 +12,25 @@ Peers copy everything again on a retry (sealer #823) or ask the remote for one m
 
 A re-run with nothing to send costs one round trip and 0 bytes per host.
 
+Symlinks travel too (as control data, not content), but only those that resolve inside the rootfs: a link
+to ``/etc/shadow`` or up through ``..`` is left out with a warning naming it. Empty directories travel as
+well. The commit script runs with ``set -e`` and writes the manifest last, so the manifest never lists a
+file that is not in place and verified; a failed copy removes its staging dir.
+
 Many hosts (:func:`push_rootfs_many`): hosts that need the same payload (same rootfs, same missing files,
 same prune list) and have python3 form a chain. The controller streams ONE tar over SSH to the first host;
-each host passes it on over plain TCP to the next host (after a one-time token) and writes the members'
-content into its staging dir, so the controller's uplink carries the payload once instead of once per
-host. Names, sizes, modes and sums come to every host over its own SSH session, never from the TCP hop:
-each file is verified against the controller's sha256 before anything is renamed into place, exactly as
-above. Bytes move with splice/tee and are hashed while still in cache (CPU per hop matters when hosts
-share cores). A host that cannot take part, or whose hop fails, gets the direct copy.
+each host passes it on to the next over TLS 1.3, both ends presenting the chain's own key pair (made by the
+controller for this relay, sent over SSH, pinned), then a one-time token; it writes the members' content
+into its staging dir, so the controller's uplink carries the payload once instead of once per host. Names,
+sizes, modes and sums come to every host over its own SSH session, never from the hop: each file is
+verified against the controller's sha256 before anything is put in place, exactly as above. A host that
+cannot take part, whose hop fails, or that goes silent (host or network down: given up on after
+``RELAY_STALL_TIMEOUT``) gets the direct copy. A relay helper ends with its SSH session.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -36,9 +43,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from sealkit.context import INSTALLED_MARKER, REMOTE_ROOT
@@ -51,7 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sealkit.engine")
 
 MANIFEST_NAME = ".sealkit-manifest.json"
-LOCAL_MANIFEST_SUFFIX = ".manifest.json"
+#: v2: symlinks and empty directories are entries too (a v1 cache lacks them and is ignored)
+LOCAL_MANIFEST_SUFFIX = ".manifest-v2.json"
 
 #: relay topology: 1 = a chain (each host forwards to one next host), k > 1 = a k-ary tree
 RELAY_FANOUT = 1
@@ -60,13 +68,16 @@ RELAY_CANDIDATES = 3
 #: payloads smaller than this go direct: a relay costs two extra round trips to set up
 RELAY_MIN_BYTES = 4 << 20
 #: how a relay host verifies the files against the controller's sums before renaming any into place:
-#: "stream" (hash each piece right after it is written, read back while still in cache: no pass after
-#: the transfer), "hashlib" (a pass after the transfer) — both python3's OpenSSL sha256, which uses the
-#: CPU's SHA instructions: ~3x less CPU than coreutils here — or "sha256sum" (``sha256sum -c``, as the
+#: "stream" (hash each piece as it is decrypted and written to the file: no pass after the transfer),
+#: "hashlib" (a pass after the transfer) — both python3's OpenSSL sha256, which uses the CPU's SHA
+#: instructions: ~3x less CPU than coreutils here — or "sha256sum" (``sha256sum -c``, as the
 #: direct copy does)
 RELAY_VERIFY = "stream"
 #: seconds to wait for every listener to report its port
 RELAY_SETUP_TIMEOUT = 60.0
+#: a relay host that prints nothing (not even its 2-second BEAT) for this long is given up on: its host
+#: or network is down. Without it the controller waited for the SSH session until TCP gave up (minutes).
+RELAY_STALL_TIMEOUT = 15.0
 _PYTHON_MARK = "---python3---"
 
 T = TypeVar("T")
@@ -74,32 +85,91 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Entry:
+    """One thing of the rootfs: a regular file (``kind`` "f"), a symlink ("l", ``target`` its text) or an
+    empty directory ("d"). ``sha256`` is what the host's manifest records for it: the content's digest
+    for a file, ``symlink:<target>`` for a link, ``dir`` for a directory."""
+
     path: str
     sha256: str
     size: int
     mode: int
+    kind: str = "f"
+    target: str = ""
+
+
+def _link_inside(rootfs: Path, rel: str) -> bool:
+    """True when the symlink ``rel`` resolves (on the controller's copy, which is what the host gets)
+    to a path inside ``rootfs``: no absolute target, no way up and out through ``..`` or another link."""
+    target = os.readlink(rootfs / rel)
+    if target.startswith("/"):
+        return False
+    real_root = os.path.realpath(rootfs)
+    resolved = os.path.realpath(rootfs / rel)
+    return resolved == real_root or resolved.startswith(real_root + os.sep)
+
+
+def _check_name(rootfs: Path, rel: str, what: str) -> None:
+    if "\n" in rel or "\t" in rel:
+        raise StepFailed(
+            f"{what} {rel!r} of {rootfs} contains a newline or tab, which sealkit cannot distribute",
+            step="distribute",
+            hint="rename it in the image and rebuild",
+        )
 
 
 def local_manifest(rootfs: Path) -> dict[str, Entry]:
-    """Manifest of an unpacked rootfs; cached beside it (the rootfs is immutable per image digest)."""
+    """Manifest of an unpacked rootfs; cached beside it (the rootfs is immutable per image digest).
+
+    Regular files, symlinks whose target stays inside the rootfs, and empty directories. A link that
+    points outside (absolute, or up through ``..``) is left out with a warning naming it: on a host it
+    would reach the host's own files, which an image must not be able to do.
+    """
     cache = rootfs.with_name(rootfs.name + LOCAL_MANIFEST_SUFFIX)
     if cache.exists() and cache.stat().st_mtime >= rootfs.stat().st_mtime:
         raw = json.loads(cache.read_text())
         return {e["path"]: Entry(**e) for e in raw}
     entries: dict[str, Entry] = {}
+    dirs: list[str] = []
     for dirpath, dirnames, filenames in os.walk(rootfs):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            if full.is_symlink() or not full.is_file():
-                continue
+        here = Path(dirpath)
+        real_dirs = []
+        for name in sorted(dirnames + filenames):
+            full = here / name
             rel = full.relative_to(rootfs).as_posix()
-            if "\n" in rel:
-                raise StepFailed(f"rootfs file name contains a newline: {rel!r}", step="distribute")
-            st = full.stat()
-            entries[rel] = Entry(rel, _sha256_file(full), st.st_size, st.st_mode & 0o7777)
+            if full.is_symlink():
+                _check_name(rootfs, rel, "symlink")
+                target = os.readlink(full)
+                _check_name(rootfs, target, f"target of symlink {rel!r}:")
+                if not _link_inside(rootfs, rel):
+                    log.warning(
+                        "rootfs %s: not distributing the symlink %s -> %s: it points outside the rootfs",
+                        rootfs,
+                        rel,
+                        target,
+                    )
+                    continue
+                entries[rel] = Entry(rel, f"symlink:{target}", 0, 0o777, "l", target)
+            elif full.is_dir():
+                real_dirs.append(name)
+                dirs.append(rel)
+            elif full.is_file():
+                _check_name(rootfs, rel, "file")
+                st = full.stat()
+                entries[rel] = Entry(rel, _sha256_file(full), st.st_size, st.st_mode & 0o7777)
+        dirnames[:] = sorted(real_dirs)
+    holding = {str(parent) for rel in [*entries, *dirs] for parent in PurePosixPath(rel).parents}
+    for rel in dirs:
+        if rel not in holding:
+            _check_name(rootfs, rel, "directory")
+            entries[rel] = Entry(rel, "dir", 0, 0o755, "d")
+    entries = dict(sorted(entries.items()))
     atomic_write(cache, json.dumps([e.__dict__ for e in entries.values()]), 0o644)
     return entries
+
+
+def _files(entries: Iterable[Entry]) -> list[Entry]:
+    """The regular files of ``entries``: what travels as content (links and dirs travel as control data)."""
+    return [e for e in entries if e.kind == "f"]
 
 
 def _sha256_file(path: Path) -> str:
@@ -110,11 +180,29 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def plan_transfer(local: dict[str, Entry], remote: dict[str, str], sizes: dict[str, int]) -> list[Entry]:
-    """Files the host lacks: absent from its manifest, with another digest, or missing/resized on disk."""
-    return [
-        e for path, e in sorted(local.items()) if remote.get(path) != e.sha256 or sizes.get(path) != e.size
-    ]
+def plan_transfer(
+    local: dict[str, Entry],
+    remote: dict[str, str],
+    sizes: dict[str, int],
+    links: dict[str, str] | None = None,
+    dirs: set[str] | None = None,
+) -> list[Entry]:
+    """What the host lacks: files absent from its manifest, with another digest, or missing/resized on
+    disk; symlinks missing or pointing elsewhere; directories not there."""
+    links = links or {}
+    present_dirs = set(dirs or ())
+    present_dirs.update(str(p) for rel in [*sizes, *links] for p in PurePosixPath(rel).parents)
+    out = []
+    for path, e in sorted(local.items()):
+        if e.kind == "l":
+            lacking = links.get(path) != e.target or remote.get(path) != e.sha256
+        elif e.kind == "d":
+            lacking = path not in present_dirs or path in sizes or path in links
+        else:
+            lacking = remote.get(path) != e.sha256 or sizes.get(path) != e.size
+        if lacking:
+            out.append(e)
+    return out
 
 
 def _probe_script(root: str) -> str:
@@ -123,23 +211,51 @@ def _probe_script(root: str) -> str:
     # failure does not mistake them for a foreign cluster in preflight
     return (
         f"mkdir -p {q} {REMOTE_ROOT} && touch {INSTALLED_MARKER} && cd {q} && rm -rf .sealkit-staging.* && "
+        + _listing_script()
+    )
+
+
+def _listing_script() -> str:
+    """What the host has (run in its rootfs dir): the manifest, then its files, symlinks, empty dirs."""
+    return (
         f"(cat {MANIFEST_NAME} 2>/dev/null || echo '{{}}') && echo '---sizes---' && "
-        "find . -type f ! -name '.sealkit-*' -printf '%P\\t%s\\n'"
+        "find . -mindepth 1 \\( -type f ! -name '.sealkit-*' -printf 'f\\t%P\\t%s\\n' \\) "
+        "-o \\( -type l -printf 'l\\t%P\\t%l\\n' \\) -o \\( -type d -empty -printf 'd\\t%P\\n' \\)"
     )
 
 
 def _parse_probe(out: str) -> tuple[dict[str, str], dict[str, int]]:
+    """The host's manifest and the sizes of its regular files (see :func:`_parse_tree` for the rest)."""
     manifest_text, _, size_text = out.partition("---sizes---")
     try:
         remote = json.loads(manifest_text.strip() or "{}")
     except json.JSONDecodeError:
         remote = {}  # a damaged manifest means "has nothing verified": everything is re-sent
+    if not isinstance(remote, dict):
+        remote = {}
     sizes = {}
     for line in size_text.strip().splitlines():
-        path, _, size = line.rpartition("\t")
+        if line.startswith(("l\t", "d\t")):
+            continue
+        path, _, size = line.removeprefix("f\t").rpartition("\t")
         if size.isdigit():
             sizes[path] = int(size)
     return remote, sizes
+
+
+def _parse_tree(out: str) -> tuple[dict[str, str], set[str]]:
+    """The host's symlinks (path → target) and empty directories, from the probe's listing."""
+    links: dict[str, str] = {}
+    dirs: set[str] = set()
+    for line in out.partition("---sizes---")[2].splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "l":
+            path, sep, target = rest.partition("\t")
+            if sep:
+                links[path] = target
+        elif kind == "d" and rest:
+            dirs.add(rest)
+    return links, dirs
 
 
 def _verify_script(stage: str) -> str:
@@ -149,21 +265,31 @@ def _verify_script(stage: str) -> str:
 
 
 def _commit_script(stage: str) -> str:
-    """Move each verified file into place, prune, replace the manifest last (run in the rootfs dir)."""
+    """Put the verified files in place, then links and dirs; the manifest last (run in the rootfs dir).
+
+    ``set -e``: the first failure stops it, so the manifest (which says "all of this is in place and
+    verified") is never written over a partial result. Paths come from the controller's manifest; the
+    ``./`` prefix keeps a name starting with ``-`` from reading as an option. Pruning goes first, so a
+    path that changed type (file → dir, dir → link) is free when its new kind arrives.
+    """
     s = shlex.quote(stage)
     return (
-        f'while IFS= read -r p; do mkdir -p "$(dirname "$p")"; mv -f {s}/"$p" "$p"; '
+        "set -e; "
+        f'while IFS= read -r p; do rm -f -- "./$p"; done < {s}/.sealkit-prune; '
+        f'while IFS= read -r p; do mkdir -p -- "$(dirname -- "./$p")"; mv -fT -- {s}/"$p" "./$p"; '
         f"done < {s}/.sealkit-files; "
-        f'while IFS= read -r p; do rm -f "$p"; done < {s}/.sealkit-prune; '
+        'while IFS= read -r p && IFS= read -r t; do mkdir -p -- "$(dirname -- "./$p")"; '
+        f'rm -rf -- "./$p"; ln -sT -- "$t" "./$p"; done < {s}/.sealkit-links; '
+        f'while IFS= read -r p; do mkdir -p -- "./$p"; done < {s}/.sealkit-dirs; '
         f"mv -f {s}/{MANIFEST_NAME} {MANIFEST_NAME}; rm -rf {s}"
     )
 
 
 def _install_script(root: str, stage: str) -> str:
-    """Extract into staging, verify every file, move each into place, prune, replace the manifest."""
+    """Extract into staging, verify every file, put everything in place; the staging dir never outlives it."""
     q, s = shlex.quote(root), shlex.quote(stage)
     return (
-        f"set -e; cd {q}; mkdir -p {s}; tar -x -C {s} --no-same-owner; "
+        f"set -e; cd {q}; trap 'rm -rf {s}' EXIT; mkdir -p {s}; tar -x -C {s} --no-same-owner; "
         f"{_verify_script(stage)}; {_commit_script(stage)}"
     )
 
@@ -194,8 +320,10 @@ def _state_from_probe(ip: str, rootfs: Path, local: dict[str, Entry], out: str) 
         body, tail = out, ""
     python = next((ln.strip() for ln in tail.splitlines() if ln.strip().startswith("/")), None)
     remote, sizes = _parse_probe(body)
-    missing = plan_transfer(local, remote, sizes)
-    prune = sorted(set(sizes) - set(local))
+    links, dirs = _parse_tree(body)
+    missing = plan_transfer(local, remote, sizes, links, dirs)
+    kinds = {p: e.kind for p, e in local.items()}
+    prune = sorted({p for p in sizes if kinds.get(p) != "f"} | {p for p in links if kinds.get(p) != "l"})
     in_sync = not missing and not prune and remote == {p: e.sha256 for p, e in local.items()}
     return HostState(ip, rootfs, tuple(missing), tuple(prune), in_sync, python)
 
@@ -208,7 +336,14 @@ def _probe(host: HostRef, root: str, rootfs: Path, local: dict[str, Entry], *, p
             f"{{ {script}; }} && echo {_PYTHON_MARK} && "
             "{ if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3 || true; fi; }"
         )
-    out = host.conn.run(script, timeout=300).stdout
+    try:
+        out = host.conn.run(script, timeout=300).stdout
+    except SealkitError as err:
+        log.debug("%s: distribute: the probe failed: %s", host.ip, err)
+        why, hint = describe_failure(err)
+        raise StepFailed(
+            f"reading what {root} holds failed: {why}", host=host.ip, step="distribute", hint=hint
+        ) from err
     return _state_from_probe(host.ip, rootfs, local, out)
 
 
@@ -233,15 +368,46 @@ def _send_direct(ctx: ClusterContext, host: HostRef, state: HostState, local: di
         buf.seek(0)
         try:
             host.conn.run(_install_script(root, stage), stdin=buf, timeout=None)
-        except StepFailed as err:
+        except SealkitError as err:
+            log.debug("%s: distribute: the install script failed: %s", host.ip, err)
+            why, hint = describe_failure(err)
             raise StepFailed(
-                f"copying the rootfs failed: {err.message}",
-                host=host.ip,
-                step="distribute",
-                hint="check free space under /var/lib/sealkit, then re-run",
+                f"copying the rootfs into {root} failed: {why}", host=host.ip, step="distribute", hint=hint
             ) from err
     host.facts["bytes_sent"] = int(host.facts.get("bytes_sent", 0)) + size
     return size
+
+
+def describe_failure(err: BaseException) -> tuple[str, str]:
+    """What went wrong with a remote script, and the fix for that cause, without the script's text.
+
+    The command line of a failed run (a long shell or python program) goes to the debug log only; the
+    message keeps the exit status and the last line the host printed.
+    """
+    result = getattr(err, "result", None)
+    if result is None:
+        text = getattr(err, "message", None) or str(err)
+        return text, "check that the host is up and reachable over SSH, then re-run"
+    tail = next(
+        (ln.strip() for ln in reversed((result.stderr or result.stdout).splitlines()) if ln.strip()), ""
+    )
+    if result.rc == -1 and "timed out" in str(err):
+        why = "it timed out"
+    elif result.rc == -1:
+        why = "the SSH session was lost"
+    else:
+        why = f"exit status {result.rc}"
+    why += f" ({tail})" if tail else ""
+    low = tail.lower()
+    if "no space left" in low:
+        hint = "free space under /var/lib/sealkit on the host, then re-run"
+    elif result.rc == -1:
+        hint = "check the host and the network, then re-run (nothing half-copied is left in place)"
+    elif "read-only file system" in low or "permission denied" in low:
+        hint = "make /var/lib/sealkit writable for the login user (or use root/sudo), then re-run"
+    else:
+        hint = "re-run; with -v the log shows the command that failed"
+    return why, hint
 
 
 def _write_tar(
@@ -250,7 +416,7 @@ def _write_tar(
     """The payload: missing files plus the control files the install script reads."""
     control = _control_files(files, manifest, prune)
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for e in files:
+        for e in _files(files):
             info = tar.gettarinfo(str(rootfs / e.path), arcname=e.path)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
@@ -279,26 +445,31 @@ def bytes_sent(ctx: ClusterContext) -> int:
 
 
 #: The relay helper: a short python3 program run on each relay host with ``python3 -c``. Its argv holds
-#: only the role and the address to bind; the one-time tokens, the peer list, the tar layout and the
-#: control files come on stdin from the controller over SSH (``ps`` never shows a token).
+#: only the role and the address to bind; the one-time tokens, the run's TLS key pair, the peer list, the
+#: tar layout and the control files come on stdin from the controller over SSH (``ps`` never shows them).
 #:
 #: ``head``: reads its config (a length line, then JSON), then the tar stream, from stdin (the SSH channel).
 #: ``listen``: binds its own cluster IP on an ephemeral port, prints ``PORT n``, reads its config, then
-#: accepts one upstream host, which must send the token first (``OK`` back); a wrong token is fatal.
+#: accepts one upstream host over TLS 1.3 with both sides presenting the run's certificate (made by the
+#: controller for this chain, shipped over SSH, pinned by its exact bytes), followed by the listener's
+#: token (``OK`` back). A peer that fails any of this is refused and logged (``REFUSED``), and the
+#: listener keeps waiting for the genuine upstream: a stranger connecting first cannot kill the hop.
 #: Either way it connects to its downstream host(s) (the next candidate if one fails), then passes the
 #: tar on byte for byte and writes each member's content into the staging dir at the offsets the layout
-#: from the controller gives — names, sizes and modes never come from the TCP stream. Data moves with
-#: splice/tee (no copy through the process; read/write where the kernel refuses, or with
-#: SEALKIT_RELAY_COPY=1 in its environment). At the end of the
+#: from the controller gives — names, sizes and modes never come from the TCP stream. At the end of the
 #: stream (exactly ``size`` bytes, else it fails) it writes the control files into the staging dir,
-#: verifies every file against the controller's sums and renames them into place. A local failure does
-#: not stop forwarding; a source that closes early or stays silent ``IDLE`` seconds ends it, downstream too.
+#: verifies every file against the controller's sums and runs the commit script (``set -e``).
+#: A local failure does not stop forwarding; a source that closes early or stays silent ``IDLE`` seconds
+#: ends it, downstream too. It prints ``BEAT`` every ``BEAT`` seconds (the controller gives up on a
+#: host that goes silent), and it dies with its SSH session: stdin closing (listeners), stdout gone (a
+#: beat fails), SIGHUP/SIGTERM or its parent's death all end it, and its staging dir is removed.
 RELAY_HELPER = r"""
-import ctypes, errno, fcntl, hashlib, hmac, json, os, resource, select, shutil, socket, struct
-import subprocess, sys, time
+import ctypes, fcntl, hashlib, hmac, json, os, resource, select, shutil, signal, socket, ssl
+import subprocess, sys, tempfile, threading, time
 PIPE = 1 << 20
-IDLE = 60
+IDLE = 20
 CONNECT = 5.0
+BEAT = 2.0
 
 
 class Fail(Exception):
@@ -311,9 +482,35 @@ def say(line):
     os.write(1, (line.replace("\n", " ") + "\n").encode())
 
 
+def on_signal(signum, frame):
+    raise Fail("session", "the SSH session ended (signal %d)" % signum)
+
+
+def die_with_session():
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    threading.Thread(target=beats, daemon=True).start()
+
+
+def beats():
+    while True:
+        time.sleep(BEAT)
+        try:
+            say("BEAT")
+        except OSError:  # stdout is gone: so is the controller's session
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
 def readable(fds, timeout, step, what):
-    if not select.select(fds, [], [], max(0.0, timeout))[0]:
+    r = select.select(fds, [], [], max(0.0, timeout))[0]
+    if not r:
         raise Fail(step, "%s for %ds" % (what, IDLE))
+    return r
 
 
 def read_exact(fd, n, step):
@@ -344,121 +541,112 @@ def recv_exact(sock, n):
     return got
 
 
-def timeouts(sock):
-    sock.settimeout(None)
-    tv = struct.pack("ll", IDLE, 0)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-    return sock
+def contexts(cfg):
+    # the key pair lives in a private temp file only while it is loaded
+    d = tempfile.mkdtemp(prefix="sealkit-relay-")
+    try:
+        path = os.path.join(d, "pair.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(cfg["tls_key"] + cfg["tls_cert"])
+        out = []
+        for side in (ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS_CLIENT):
+            ctx = ssl.SSLContext(side)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            if side == ssl.PROTOCOL_TLS_CLIENT:
+                ctx.check_hostname = False  # the peer is pinned by its exact certificate instead
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_cert_chain(path)
+            ctx.load_verify_locations(cadata=cfg["tls_cert"])
+            out.append(ctx)
+        return out
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def accept(ls, token):
+class Refused(Exception):
+    pass
+
+
+def pinned(sock, der):
+    if sock.getpeercert(binary_form=True) != der:
+        raise Refused("the peer's certificate is not this run's")
+
+
+def accept(ls, token, ctx, der):
     deadline = time.monotonic() + IDLE
+    refused = None
     while True:
-        readable([ls, 0], deadline - time.monotonic(), "accept", "no upstream host connected")
-        if select.select([ls], [], [], 0)[0]:
+        r = select.select([ls, 0], [], [], max(0.0, deadline - time.monotonic()))[0]
+        if not r:
+            if refused:
+                raise Fail("auth", "%s; no authenticated upstream host within %ds" % (refused, IDLE))
+            raise Fail("accept", "no upstream host connected for %ds" % IDLE)
+        if ls in r:
             conn, peer = ls.accept()
             conn.settimeout(CONNECT)
             try:
-                got = recv_exact(conn, len(token))
-            except OSError:
-                got = b""
-            if not hmac.compare_digest(got, token):
+                tls = ctx.wrap_socket(conn, server_side=True)
+                pinned(tls, der)
+                if not hmac.compare_digest(recv_exact(tls, len(token)), token):
+                    raise Refused("token mismatch")
+                tls.sendall(b"OK")
+            except (Refused, OSError, ValueError) as e:
                 conn.close()
-                raise Fail("auth", "token mismatch from %s" % peer[0])
-            conn.sendall(b"OK")
+                why = str(e) if isinstance(e, Refused) else "TLS handshake failed: %s" % e
+                refused = "%s from %s" % (why, peer[0])
+                say("REFUSED %s %s" % (peer[0], why))
+                continue
             ls.close()
             say("ACCEPTED %s" % peer[0])
-            return timeouts(conn)
+            tls.settimeout(IDLE)
+            return tls
         if not os.read(0, 65536):
+            if refused:
+                raise Fail("auth", "%s; the controller then gave up on this host" % refused)
             raise Fail("accept", "aborted by the controller")
 
 
-def connect(slots):
+def connect(slots, ctx, der):
     outs = []
     for cands in slots:
         for ip, port, token in cands:
             try:
                 s = socket.create_connection((ip, port), timeout=CONNECT)
                 try:
+                    s = ctx.wrap_socket(s)
+                    pinned(s, der)
                     s.sendall(token.encode())
                     if recv_exact(s, 2) != b"OK":
                         raise OSError("the peer refused the handshake")
                 except BaseException:
                     s.close()
                     raise
-            except OSError as e:
+            except (Refused, OSError, ValueError) as e:
                 say("NEXTFAIL %s %s" % (ip, e or type(e).__name__))
                 continue
             say("NEXT %s" % ip)
-            outs.append(Dest(ip, timeouts(s)))
+            s.settimeout(IDLE)
+            outs.append(Dest(ip, s))
             break
     return outs
 
 
-def mkpipe():
-    r, w = os.pipe()
-    try:
-        fcntl.fcntl(w, 1031, PIPE)  # F_SETPIPE_SZ
-    except OSError:
-        pass
-    return r, w
-
-
 class Dest:
-    # a consumer of the stream: a downstream socket, or the local file being written (fd changes);
-    # with a hash set, what lands in the file is read back and hashed right away (still hot in cache)
+    # a consumer of the stream: a downstream TLS socket, or the local file being written (fd changes);
+    # with a hash set, what is written to the file is hashed on the way (stream verification)
     def __init__(self, label, sock=None):
-        self.label, self.sock, self.error, self.pipe, self.copy = label, sock, None, None, False
-        self.fd = sock.fileno() if sock is not None else None
-        self.hash, self.offset = None, 0
+        self.label, self.sock, self.error, self.fd, self.hash = label, sock, None, None, None
 
     def write(self, data):
-        view = memoryview(data)
+        if self.sock is not None:
+            self.sock.sendall(data)
+            return
+        view = data
         while view:
             view = view[os.write(self.fd, view):]
         if self.hash is not None:
             self.hash.update(data)
-            self.offset += len(data)
-
-    def readback(self, k):
-        while k:
-            block = os.pread(self.fd, min(k, PIPE), self.offset)
-            if not block:
-                raise OSError("short read back")
-            self.hash.update(block)
-            self.offset += len(block)
-            k -= len(block)
-
-    def move(self, src, n):
-        # move n bytes from pipe src to this consumer; on failure, drop what is left
-        try:
-            while n:
-                if self.copy:
-                    data = os.read(src, min(n, PIPE))
-                    self.write(data)
-                    k = len(data)
-                else:
-                    try:
-                        k = os.splice(src, self.fd, n)
-                    except OSError as e:
-                        if self.sock is None and e.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                            self.copy = True  # this filesystem does not take splice: copy instead
-                            continue
-                        raise
-                    if k > 0 and self.hash is not None:
-                        self.readback(k)
-                if k <= 0:
-                    raise OSError("no progress")
-                n -= k
-        except OSError as e:
-            self.error = e
-            discard(src, n)
-
-
-def discard(src, n):
-    while n:
-        n -= len(os.read(src, min(n, PIPE)))
 
 
 def cpu(who):
@@ -467,77 +655,68 @@ def cpu(who):
 
 
 class Pump:
-    # reads the source; spreads each piece to every live consumer (tee to all but the last)
+    # reads the source (the TLS socket from upstream, or stdin for the head) and hands each piece to
+    # every live downstream host, then to the local file
     def __init__(self, src, downs):
         self.src, self.downs, self.got = src, downs, 0
-        self.a = mkpipe()
+        self.buf = bytearray(PIPE)
+        self.view = memoryview(self.buf)
         self.local = Dest("local")
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            self.tee_fn = libc.tee
-            self.tee_fn.restype = ctypes.c_ssize_t
-            self.tee_fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
-            self.splice = hasattr(os, "splice") and not os.environ.get("SEALKIT_RELAY_COPY")
-        except (OSError, AttributeError):
-            self.splice = False
-        self.engine = "splice" if self.splice else "copy"
-
-    def tee(self, a, b, n):
-        r = self.tee_fn(a, b, n, 0)
-        if r < 0:
-            e = ctypes.get_errno()
-            raise OSError(e, os.strerror(e))
-        return r
+        self.engine = "tls"
 
     def fill(self, n):
-        readable([self.src], IDLE, "receive", "no data from upstream")
-        if self.splice:
-            k = os.splice(self.src, self.a[1], min(n, PIPE))
-            return k, None
-        data = os.read(self.src, min(n, PIPE))
-        return len(data), data
+        n = min(n, PIPE)
+        view = self.view
+        if self.src is None:
+            readable([0], IDLE, "receive", "no data from the controller")
+            k = os.readv(0, [view[:n]])
+            while k and k < n and select.select([0], [], [], 0)[0]:
+                m = os.readv(0, [view[k:n]])
+                if not m:
+                    break
+                k += m
+            return k
+        src = self.src
+        while not src.pending():
+            r = readable([src, 0], IDLE, "receive", "no data from upstream")
+            if src in r:
+                break
+            if not os.read(0, 65536):
+                raise Fail("session", "the controller closed this host's session")
+        try:
+            k = src.recv_into(view[:n])
+            while k and k < n and (src.pending() or select.select([src], [], [], 0)[0]):
+                m = src.recv_into(view[k:n])
+                if not m:
+                    break
+                k += m
+        except socket.timeout:
+            raise Fail("receive", "no data from upstream for %ds" % IDLE)
+        except ssl.SSLError as e:
+            raise Fail("receive", "the TLS stream from upstream broke: %s" % e)
+        return k
 
     def pump(self, n, fd=None):
         # pass n bytes on downstream; write them to fd too when given
         self.local.fd = fd
         while n:
-            k, data = self.fill(n)
+            k = self.fill(n)
             if not k:
                 raise Fail("receive", "the stream ended after %d bytes" % self.got)
             self.got += k
             n -= k
-            live = [d for d in self.downs if d.error is None]
-            if fd is not None and self.local.error is None:
-                live.append(self.local)
-            if data is not None:
-                for d in live:
+            data = self.view[:k]
+            for d in self.downs:
+                if d.error is None:
                     try:
                         d.write(data)
                     except OSError as e:
                         d.error = e
-            else:
-                self.spread(k, live)
-
-    def spread(self, m, live):
-        a = self.a[0]
-        while m:
-            if not live:
-                discard(a, m)
-                return
-            k = m
-            for i, d in enumerate(live[:-1]):
-                if d.pipe is None:
-                    d.pipe = mkpipe()
-                t = self.tee(a, d.pipe[1], k)
-                if i == 0:
-                    k = t
-                elif t != k:
-                    raise Fail("relay", "tee duplicated %d of %d bytes" % (t, k))
-            for d in live[:-1]:
-                d.move(d.pipe[0], k)
-            live[-1].move(a, k)
-            m -= k
-            live = [d for d in live if d.error is None]
+            if fd is not None and self.local.error is None:
+                try:
+                    self.local.write(data)
+                except OSError as e:
+                    self.local.error = e
 
 
 def verify(stage, sums):
@@ -557,26 +736,27 @@ def verify(stage, sums):
 def main(state):
     role, bind = sys.argv[1], sys.argv[2]
     t0 = time.monotonic()
+    die_with_session()
     ls = None
     if role == "listen":
         ls = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
         ls.bind((bind, 0))
-        ls.listen(4)
+        ls.listen(8)
         say("PORT %d" % ls.getsockname()[1])
     cfg = read_config()
     root = cfg["root"]
-    src = accept(ls, cfg["token"].encode()) if ls is not None else None
-    try:  # bigger pieces per wake-up: fewer tee/splice/hash rounds per MiB (FIN still wakes select)
-        if src is not None:
-            src.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 256 << 10)
-        else:
+    sctx, cctx = contexts(cfg)
+    der = ssl.PEM_cert_to_DER_cert(cfg["tls_cert"])
+    src = accept(ls, cfg["token"].encode(), sctx, der) if ls is not None else None
+    if src is None:
+        try:
             fcntl.fcntl(0, 1031, PIPE)  # F_SETPIPE_SZ on the pipe from sshd
-    except OSError:
-        pass
-    downs = connect(cfg["slots"])
+        except OSError:
+            pass
+    downs = connect(cfg["slots"], cctx, der)
     stage = state["stage"] = os.path.join(root, cfg["stage"])
     os.makedirs(stage)
-    p = Pump(src.fileno() if src is not None else 0, downs)
+    p = Pump(src, downs)
     sums = {}
     for line in cfg["control"][".sealkit-sums"].splitlines():
         digest, path = line.split("  ", 1)
@@ -591,10 +771,10 @@ def main(state):
                 full = os.path.join(stage, path)
                 try:
                     os.makedirs(os.path.dirname(full), exist_ok=True)
-                    fd = os.open(full, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                    fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 except OSError as e:
                     p.local.error = e
-            p.local.hash, p.local.offset = (hashlib.sha256() if streamed and fd is not None else None), 0
+            p.local.hash = hashlib.sha256() if streamed and fd is not None else None
             try:
                 p.pump(size, fd)
             finally:
@@ -634,7 +814,7 @@ def main(state):
     t_commit = time.monotonic()
     cpu_verify = cpu(resource.RUSAGE_SELF) - cpu_relay + cpu(resource.RUSAGE_CHILDREN)
     if subprocess.call(["sh", "-c", cfg["commit"]], cwd=root) != 0:
-        raise Fail("commit", "moving the verified files into place failed")
+        raise Fail("commit", "putting the verified files in place failed")
     state["stage"] = None
     say("DONE " + json.dumps({
         "bytes": p.got, "engine": p.engine, "forwarded_to": [d.label for d in downs if d.error is None],
@@ -649,11 +829,17 @@ try:
     main(state)
     code = 0
 except Fail as e:
-    say("FAIL %s %s" % (e.step, e))
+    try:
+        say("FAIL %s %s" % (e.step, e))
+    except OSError:
+        pass
     sys.stderr.write("relay step %s: %s\n" % (e.step, e))
     code = 3
 except Exception as e:
-    say("FAIL relay %s: %s" % (type(e).__name__, e))
+    try:
+        say("FAIL relay %s: %s" % (type(e).__name__, e))
+    except OSError:
+        pass
     raise
 finally:
     if state["stage"]:
@@ -663,11 +849,16 @@ sys.exit(code)
 
 
 # ------------------------------------------------------------------------------- many hosts: relay
-def _control_files(files: Sequence[Entry], manifest: dict[str, str], prune: Sequence[str]) -> dict[str, str]:
-    """The files the install script reads from the staging dir, besides the payload."""
+def _control_files(
+    entries: Sequence[Entry], manifest: dict[str, str], prune: Sequence[str]
+) -> dict[str, str]:
+    """The files the commit script reads from the staging dir, besides the payload (file contents)."""
+    files = _files(entries)
     return {
         ".sealkit-sums": "".join(f"{e.sha256}  {e.path}\n" for e in files),
         ".sealkit-files": "".join(f"{e.path}\n" for e in files),
+        ".sealkit-links": "".join(f"{e.path}\n{e.target}\n" for e in entries if e.kind == "l"),
+        ".sealkit-dirs": "".join(f"{e.path}\n" for e in entries if e.kind == "d"),
         ".sealkit-prune": "".join(f"{p}\n" for p in prune),
         MANIFEST_NAME: json.dumps(manifest, sort_keys=True),
     }
@@ -876,7 +1067,8 @@ class _HeadInput:
 class _Gate:
     """stdin of a listening relay host: its config once the controller has it, then EOF when closed.
 
-    EOF before the host accepted its upstream tells it to give up (the controller's abort).
+    EOF before the helper says DONE tells it to give up (the controller's abort, or its session ending):
+    it removes its staging dir and exits.
     """
 
     def __init__(self) -> None:
@@ -921,6 +1113,8 @@ class _Member:
     sent: int = 0  # bytes the controller sent it
     ready: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    last_seen: float = field(default_factory=time.monotonic)  # when it last printed anything
+    stalled: bool = False  # the controller stopped waiting for it (silent too long)
 
     @property
     def ip(self) -> str:
@@ -939,12 +1133,17 @@ def relay_config(
     control: dict[str, str],
     token: str | None,
     verify: str = RELAY_VERIFY,
+    *,
+    tls: RelayKeys,
 ) -> dict[str, Any]:
     """The config a relay helper reads from stdin; ``token`` is what a listener expects from upstream.
 
-    ``slots`` are the downstream hosts as ``[[ip, port, token], ...]`` candidate lists (see relay_links).
+    ``slots`` are the downstream hosts as ``[[ip, port, token], ...]`` candidate lists (see relay_links);
+    ``tls`` is the chain's key pair, which every hop presents and pins.
     """
     cfg: dict[str, Any] = {
+        "tls_cert": tls.cert_pem,
+        "tls_key": tls.key_pem,
         "root": root,
         "stage": stage,
         "size": stream.size,
@@ -957,6 +1156,53 @@ def relay_config(
     if token is not None:
         cfg["token"] = token
     return cfg
+
+
+@dataclass(frozen=True)
+class RelayKeys:
+    """A chain's own TLS key pair: made on the controller for one relay, sent to its hosts over SSH only.
+
+    Every hop presents it and accepts only a peer presenting the same certificate, so only the hosts the
+    controller told can join, and the payload is encrypted on the hosts' network. It is thrown away with
+    the chain (valid one day, never written on the controller).
+    """
+
+    cert_pem: str
+    key_pem: str = field(repr=False)
+
+    @classmethod
+    def generate(cls) -> RelayKeys:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealkit relay " + secrets.token_hex(8))])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(
+            cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+        )
 
 
 def encode_config(cfg: dict[str, Any]) -> bytes:
@@ -980,25 +1226,34 @@ class _Chain:
             _Member(ctx.hosts[s.ip], s.python or "python3", head=i == 0) for i, s in enumerate(states)
         ]
         self.by_ip = {m.ip: m for m in self.members}
-        self.stream = _TarStream(self.state.rootfs, self.state.missing)
+        self.stream = _TarStream(self.state.rootfs, _files(self.state.missing))
         self.timeout = 300 + self.stream.size / (1 << 20)
+        self.keys = RelayKeys.generate()
 
     def run(self) -> None:
         head, listeners = self.members[0], self.members[1:]
         head_input = _HeadInput(self.stream)
-        pool = ThreadPoolExecutor(max_workers=len(self.members), thread_name_prefix="sealkit-relay")
+        # daemon threads, not a pool: a member whose host died is abandoned (see _wait) and its SSH call
+        # may only return at the SSH timeout; nothing may wait for it, not even the interpreter's exit
+        for m in self.members:
+            stdin: Any = head_input if m.head else m.gate
+            threading.Thread(
+                target=self._run_member, args=(m, stdin), name=f"sealkit-relay-{m.ip}", daemon=True
+            ).start()
         try:
-            futures: set[Future[None]] = {pool.submit(self._run_member, m, m.gate) for m in listeners}
-            futures.add(pool.submit(self._run_member, head, head_input))
             deadline = time.monotonic() + RELAY_SETUP_TIMEOUT
-            for m in listeners:
-                m.ready.wait(max(0.0, deadline - time.monotonic()))
+            while time.monotonic() < deadline and any(
+                not m.ready.is_set() and not self._silent(m) for m in listeners
+            ):
+                time.sleep(0.02)
             live = [head] + [m for m in listeners if m.port is not None and not m.done.is_set()]
             for m in listeners:
                 if m not in live:
-                    m.aborted = m.aborted or (
-                        None if m.done.is_set() else f"start: no port within {RELAY_SETUP_TIMEOUT:g}s"
-                    )
+                    if not m.done.is_set():
+                        m.aborted = m.aborted or (
+                            f"start: no port within {time.monotonic() - m.last_seen:.0f}s (host down?)"
+                        )
+                        m.stalled = not m.ready.is_set()
                     m.gate.close()
             links = relay_links([m.ip for m in live], self.fanout)
             for m in live:
@@ -1011,9 +1266,7 @@ class _Chain:
                     head_input.start(data)
                 else:
                     m.gate.feed(data)
-            while futures:
-                _, futures = wait(futures, return_when=FIRST_COMPLETED)
-                self._abort_orphans(live)
+            self._wait(live)
             head.sent = self.stream.read_bytes
             if self.stream.error:  # the controller could not read its own rootfs: say so, not "short stream"
                 head.failed = f"read: {self.stream.error}"
@@ -1022,25 +1275,51 @@ class _Chain:
             for m in self.members:
                 m.gate.close()
             self.stream.close()
-            pool.shutdown(wait=False)
         for m in self.members:
             if m.stats is not None and m.failed is None:
                 continue  # the helper said DONE: the host has the files in place
             own = m.failed if m.failed and "by the controller" not in m.failed else None
             m.error = own or m.aborted or m.failed or m.error or "relay: the helper ended without a result"
 
+    def _silent(self, m: _Member) -> bool:
+        return time.monotonic() - m.last_seen > RELAY_STALL_TIMEOUT
+
+    def _wait(self, live: list[_Member]) -> None:
+        """Until every member ended or went silent (host down: given up on, its thread left behind)."""
+        while True:
+            pending = [m for m in self.members if not m.done.is_set() and not m.stalled]
+            if not pending:
+                return
+            pending[0].done.wait(0.5)
+            self._abort_orphans(live)
+            for m in pending:
+                if not m.done.is_set() and self._silent(m):
+                    m.stalled = True
+                    m.aborted = m.aborted or (
+                        f"stalled: no sign of life for {RELAY_STALL_TIMEOUT:g}s (the host or its network "
+                        "is down)"
+                    )
+                    log.warning("%s: relay: %s; giving up on it", m.ip, m.aborted)
+                    m.gate.close()
+
     def _config(self, m: _Member, slots: list[list[list[Any]]]) -> dict[str, Any]:
         """What one host is told over its SSH session (tokens included: never in argv)."""
         manifest = {p: e.sha256 for p, e in self.local.items()}
         control = _control_files(self.state.missing, manifest, self.state.prune)
         return relay_config(
-            self.ctx.remote_rootfs, m.stage, self.stream, slots, control, None if m.head else m.token
+            self.ctx.remote_rootfs,
+            m.stage,
+            self.stream,
+            slots,
+            control,
+            None if m.head else m.token,
+            tls=self.keys,
         )
 
     def _abort_orphans(self, live: list[_Member]) -> None:
         """A listener whose possible upstreams (every host before it) all ended can never be reached."""
         for i, m in enumerate(live[1:], 1):
-            if not m.accepted and not m.done.is_set() and all(p.done.is_set() for p in live[:i]):
+            if not m.accepted and not m.done.is_set() and all(p.done.is_set() or p.stalled for p in live[:i]):
                 m.aborted = m.aborted or "accept: every upstream host ended without connecting to it"
                 m.gate.close()
 
@@ -1061,25 +1340,31 @@ class _Chain:
                 tail = (res.stderr.strip().splitlines() or [""])[-1]
                 m.failed = f"relay: helper exited rc={res.rc}" + (f": {tail}" if tail else "")
         except SealkitError as err:
-            m.failed = f"ssh: {err}"
-        except Exception as err:  # noqa: BLE001 - any failure of one hop means a direct copy, not a crash
+            log.debug("%s: relay helper: %s", m.ip, err)  # the message holds the whole helper program
+            m.failed = f"ssh: {describe_failure(err)[0]}"
+        except Exception as err:  # any failure of one hop means a direct copy, not a crash
+            log.debug("%s: relay helper: controller error", m.ip, exc_info=True)
             m.failed = f"controller: {type(err).__name__}: {err}"
         finally:
             m.done.set()
             m.ready.set()
 
     def _on_line(self, m: _Member, stream: str, line: str) -> None:
+        m.last_seen = time.monotonic()
         if stream != "stdout":
             log.debug("%s: relay: %s", m.ip, line)
             return
         word, _, rest = line.partition(" ")
         try:
+            if word == "BEAT":
+                return
             if word == "PORT":
                 m.port = int(rest)
                 m.ready.set()
             elif word == "ACCEPTED":
-                m.accepted = True
-                m.gate.close()
+                m.accepted = True  # its stdin stays open: closing it now means "abort"
+            elif word == "REFUSED":
+                log.warning("%s: relay: refused a connection: %s", m.ip, rest)
             elif word == "NEXTFAIL":
                 ip, _, why = rest.partition(" ")
                 peer = self.by_ip.get(ip)
@@ -1089,6 +1374,7 @@ class _Chain:
                     peer.gate.close()
             elif word == "DONE":
                 m.stats = json.loads(rest)
+                m.gate.close()  # it is about to exit: nothing more to say to it
             elif word == "FAIL":
                 step, _, why = rest.partition(" ")
                 m.failed = f"{step}: {why}"
@@ -1166,9 +1452,11 @@ def push_rootfs_many(
 
     timing: dict[str, float] = {}
     started = time.monotonic()
+    hints: dict[str, str] = {}
     for ip, res in _parallel(probe, ips, workers):
         if isinstance(res, BaseException):
-            errors[ip] = f"probe: {res}"
+            errors[ip] = getattr(res, "message", None) or str(res)
+            hints[ip] = getattr(res, "hint", None) or ""
         else:
             states[ip] = res
     timing["probe_s"] = round(time.monotonic() - started, 3)
@@ -1220,7 +1508,8 @@ def push_rootfs_many(
     for ip, res in _parallel(direct, [*plan.direct, *fallback], workers):
         if isinstance(res, BaseException):
             first = f" (after the relay failed at {fallback[ip]})" if ip in fallback else ""
-            errors[ip] = f"direct copy: {res}{first}"
+            errors[ip] = f"direct copy: {getattr(res, 'message', None) or res}{first}"
+            hints[ip] = getattr(res, "hint", None) or ""
         else:
             sent[ip] += res
     timing["direct_s"] = round(time.monotonic() - started, 3)
@@ -1229,10 +1518,13 @@ def push_rootfs_many(
     log.debug("distribute: %s", timing)
     if errors:
         lines = "\n".join(f"  - {ip}: {why}" for ip, why in sorted(errors.items()))
+        distinct = {h for h in hints.values() if h}
         raise StepFailed(
             f"copying the rootfs failed on {len(errors)} host(s):\n{lines}",
             host=next(iter(errors)) if len(errors) == 1 else None,
             step="distribute",
-            hint="check free space under /var/lib/sealkit and the hosts named above, then re-run",
+            hint=distinct.pop()
+            if len(distinct) == 1
+            else "fix what is named for each host above, then re-run",
         )
     return sent

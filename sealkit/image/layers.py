@@ -12,6 +12,7 @@ absolute paths, writing through a symlink) are refused.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import logging
@@ -190,6 +191,20 @@ def _add_entry(tar: tarfile.TarFile, entry: LayerFile) -> None:
 
 
 # ---- applying -------------------------------------------------------------------------------
+#
+# Every path is resolved one component at a time from a file descriptor of the unpack root, with
+# O_NOFOLLOW at each step: no symlink, whatever a layer (or an earlier entry of the same layer) put in
+# place, is ever followed for a write, a link source, a removal or a chmod. That is the property the
+# hostile-layer fuzz test checks; string checks of the path alone cannot give it.
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: permission bits kept from a layer: no setuid/setgid (the rootfs is shipped to hosts and runs as root)
+_FILE_MODE_MASK = 0o777
+_DIR_MODE_MASK = 0o1777
+
+
+def _unsafe(digest: str, what: str) -> ImageError:
+    return ImageError(f"layer {digest} {what}", hint="the image is malicious or broken; do not use it")
 
 
 class LayerApplier:
@@ -213,106 +228,195 @@ class LayerApplier:
         else:
             raise ImageError(f"layer {digest} has unsupported media type {media_type}")
         created: set[str] = set()
+        root_fd = os.open(self.root, _DIR_FLAGS)
         try:
             with tarfile.open(fileobj=fileobj, mode="r|") as tar:  # type: ignore[call-overload]
                 for member in tar:
-                    self._member(tar, member, created, digest)
+                    self._member(root_fd, tar, member, created, digest)
         except (tarfile.TarError, OSError, EOFError) as exc:
             where = f"image {self.image}: " if self.image else ""
             raise ImageError(
-                f"{where}layer {digest} is not a valid tar: {exc}",
+                f"{where}layer {digest} is not a valid tar or cannot be applied: {exc}",
                 hint="the image is damaged; remove it and pull or load it again",
             ) from exc
+        finally:
+            os.close(root_fd)
 
-    def _safe(self, name: str, digest: str) -> str:
-        parts: list[str] = []
-        for part in PurePosixPath("/" + name).parts[1:]:
-            if part == "..":
-                raise ImageError(
-                    f"layer {digest} has an unsafe path {name!r}",
-                    hint="the image is malicious or broken; do not use it",
-                )
-            if part != ".":
-                parts.append(part)
-        return "/".join(parts)
-
-    def _parent_ok(self, rel: str, digest: str) -> Path:
-        """Create parents of ``rel`` as needed, refusing to write through a symlink."""
-        path = self.root
-        for part in PurePosixPath(rel).parts[:-1]:
-            path = path / part
-            if path.is_symlink():
-                raise ImageError(
-                    f"layer {digest} writes {rel!r} through the symlink {part!r}",
-                    hint="the image is malicious or broken; do not use it",
-                )
-            if not path.exists():
-                path.mkdir(mode=0o755)
-            elif not path.is_dir():
-                path.unlink()
-                path.mkdir(mode=0o755)
-        return self.root / rel
+    # ---- path resolution without following links ----------------------------------------
 
     @staticmethod
-    def _remove(path: Path) -> None:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif os.path.lexists(path):
-            path.unlink()
+    def _parts(name: str, digest: str) -> list[str]:
+        """The components of an entry name; absolute names and ``..`` are refused."""
+        if name.startswith("/"):
+            raise _unsafe(digest, f"has an unsafe path {name!r} (absolute)")
+        parts: list[str] = []
+        for part in name.split("/"):
+            if part in ("", "."):
+                continue
+            if part == ".." or "\0" in part:
+                raise _unsafe(digest, f"has an unsafe path {name!r}")
+            parts.append(part)
+        return parts
 
-    def _member(self, tar: tarfile.TarFile, member: tarfile.TarInfo, created: set[str], digest: str) -> None:
-        rel = self._safe(member.name, digest)
-        if not rel:
+    def _open_dir(self, root_fd: int, parts: list[str], digest: str, *, create: bool) -> int:
+        """A new fd of the directory ``parts`` below the root, never through a symlink.
+
+        With ``create``, missing directories are made and a file in the way is replaced (a later
+        entry may change a path's type); a symlink in the way is refused.
+        """
+        fd = os.dup(root_fd)
+        try:
+            for i, part in enumerate(parts):
+                try:
+                    st: os.stat_result | None = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    st = None
+                if st is not None and stat.S_ISLNK(st.st_mode):
+                    raise _unsafe(digest, f"goes through the symlink {'/'.join(parts[: i + 1])!r}")
+                if st is None or not stat.S_ISDIR(st.st_mode):
+                    if not create:
+                        raise FileNotFoundError(f"{'/'.join(parts[: i + 1])} is not a directory")
+                    if st is not None:
+                        os.unlink(part, dir_fd=fd)
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _remove_at(dir_fd: int, name: str) -> None:
+        """Remove ``name`` in ``dir_fd`` whatever it is; a directory is removed fd-relative, unfollowed."""
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
             return
-        name = PurePosixPath(rel).name
-        parent_rel = str(PurePosixPath(rel).parent)
-        parent_rel = "" if parent_rel == "." else parent_rel
-        if name == OPAQUE_WHITEOUT:
-            target_dir = self._parent_ok(rel, digest).parent
-            if target_dir.is_dir():
-                for child in target_dir.iterdir():
-                    child_rel = f"{parent_rel}/{child.name}" if parent_rel else child.name
-                    if child_rel not in created:
-                        self._remove(child)
-            return
-        if name.startswith(WHITEOUT_PREFIX):
-            victim = self._parent_ok(rel, digest).parent / name[len(WHITEOUT_PREFIX) :]
-            self._remove(victim)
-            return
-        target = self._parent_ok(rel, digest)
-        created.add(rel)
-        if member.isdir():
-            if os.path.lexists(target) and not (target.is_dir() and not target.is_symlink()):
-                self._remove(target)
-            target.mkdir(mode=0o755, exist_ok=True)
-            self.dir_modes[rel] = member.mode & 0o7777
-            return
-        self._remove(target)
-        if member.isreg():
-            src = tar.extractfile(member)
-            assert src is not None
-            with open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            os.chmod(target, member.mode & 0o7777)
-            os.utime(target, (member.mtime, member.mtime))
-        elif member.issym():
-            os.symlink(member.linkname, target)
-        elif member.islnk():
-            link_src = self.root / self._safe(member.linkname, digest)
-            if not link_src.is_file() or link_src.is_symlink():
-                raise ImageError(
-                    f"layer {digest}: hard link {rel!r} → {member.linkname!r} has no regular file to point at"
-                )
-            os.link(link_src, target)
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=dir_fd)
         else:
-            log.warning(
-                "layer %s: skipping special file %s (devices and fifos are not unpacked)",
-                digest,
-                rel,
+            os.unlink(name, dir_fd=dir_fd)
+
+    # ---- entries -------------------------------------------------------------------------
+
+    def _member(
+        self, root_fd: int, tar: tarfile.TarFile, member: tarfile.TarInfo, created: set[str], digest: str
+    ) -> None:
+        parts = self._parts(member.name, digest)
+        if not parts:
+            return  # the root itself: its mode stays sealkit's
+        name, parent = parts[-1], parts[:-1]
+        rel = "/".join(parts)
+        if name.startswith(WHITEOUT_PREFIX):
+            self._whiteout(root_fd, parts, created, digest)
+            return
+        dfd = self._open_dir(root_fd, parent, digest, create=True)
+        try:
+            created.add(rel)
+            if member.isdir():
+                try:
+                    st: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    st = None
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    os.unlink(name, dir_fd=dfd)
+                    st = None
+                if st is None:
+                    os.mkdir(name, 0o755, dir_fd=dfd)
+                self.dir_modes[rel] = member.mode & _DIR_MODE_MASK
+                return
+            if not (member.isreg() or member.issym() or member.islnk()):
+                log.warning(
+                    "layer %s: skipping special file %s (devices and fifos are not unpacked)", digest, rel
+                )
+                return
+            if member.islnk():
+                self._hardlink(root_fd, dfd, name, rel, member.linkname, digest)
+                return
+            self._remove_at(dfd, name)
+            if member.issym():
+                os.symlink(member.linkname, name, dir_fd=dfd)
+                return
+            src = tar.extractfile(member)
+            if src is None:
+                raise _unsafe(digest, f"entry {rel!r} has no content")
+            fd = os.open(
+                name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd
             )
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+                out.flush()
+                os.fchmod(fd, member.mode & _FILE_MODE_MASK)
+                os.utime(fd, (member.mtime, member.mtime))
+        finally:
+            os.close(dfd)
+
+    def _hardlink(self, root_fd: int, dfd: int, name: str, rel: str, linkname: str, digest: str) -> None:
+        """Link ``rel`` to a regular file of the rootfs; the source is resolved without following links."""
+        src_parts = self._parts(linkname, digest)
+        if not src_parts:
+            raise _unsafe(digest, f"hard-links {rel!r} to the root")
+        try:
+            sfd = self._open_dir(root_fd, src_parts[:-1], digest, create=False)
+        except FileNotFoundError:
+            sfd = None
+        try:
+            st = None
+            if sfd is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(src_parts[-1], dir_fd=sfd, follow_symlinks=False)
+            if sfd is None or st is None or not stat.S_ISREG(st.st_mode):
+                raise ImageError(
+                    f"layer {digest}: hard link {rel!r} → {linkname!r} has no regular file to point at",
+                    hint="the image is malicious or broken; do not use it",
+                )
+            if "/".join(src_parts) == rel:
+                return  # a link to itself: the file is already there
+            self._remove_at(dfd, name)
+            os.link(src_parts[-1], name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        finally:
+            if sfd is not None:
+                os.close(sfd)
+
+    def _whiteout(self, root_fd: int, parts: list[str], created: set[str], digest: str) -> None:
+        """``.wh..wh..opq`` empties its directory of lower content; ``.wh.NAME`` removes NAME."""
+        name, parent = parts[-1], parts[:-1]
+        parent_rel = "/".join(parent)
+        if name == OPAQUE_WHITEOUT:
+            victim = None
+        else:
+            victim = name[len(WHITEOUT_PREFIX) :]
+            if victim in ("", ".", "..") or victim.startswith(WHITEOUT_PREFIX):
+                raise _unsafe(digest, f"has an invalid whiteout {'/'.join(parts)!r}")
+        try:
+            dfd = self._open_dir(root_fd, parent, digest, create=False)
+        except FileNotFoundError:
+            return  # nothing below to hide
+        try:
+            if victim is not None:
+                self._remove_at(dfd, victim)
+                return
+            for child in os.listdir(dfd):
+                child_rel = f"{parent_rel}/{child}" if parent_rel else child
+                if child_rel not in created:
+                    self._remove_at(dfd, child)
+        finally:
+            os.close(dfd)
 
     def finish(self) -> None:
-        for rel in sorted(self.dir_modes, reverse=True):
-            path = self.root / rel
-            if path.is_dir() and not path.is_symlink():
-                os.chmod(path, self.dir_modes[rel])
+        """Apply the deferred directory modes, deepest first, to directories reached without links."""
+        root_fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for rel in sorted(self.dir_modes, reverse=True):
+                try:
+                    fd = self._open_dir(root_fd, rel.split("/"), "(modes)", create=False)
+                except (FileNotFoundError, ImageError, NotADirectoryError):
+                    continue  # replaced by a file or a link later: nothing to chmod
+                try:
+                    os.fchmod(fd, self.dir_modes[rel])
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(root_fd)

@@ -29,6 +29,8 @@ from sealkit.image.oci import (
 )
 
 CHUNK = 1 << 20
+#: the largest JSON blob (manifest, index, config) read into memory; larger ones are refused
+MAX_JSON_BYTES = 16 << 20
 
 
 def corrupted_hint(image: str | None) -> str:
@@ -235,8 +237,10 @@ class OciLayout:
         try:
             with os.fdopen(fd, "wb") as out:
                 sink = HashingWriter(out)
-                while chunk := stream.read(CHUNK):
+                while chunk := stream.read(CHUNK if size is None else min(CHUNK, size + 1 - sink.size)):
                     sink.write(chunk)
+                    if size is not None and sink.size > size:
+                        break  # longer than announced: stop reading now, fail below
                 out.flush()
                 os.fsync(out.fileno())
             actual = sink.digest
@@ -273,9 +277,23 @@ class OciLayout:
         return VerifyingReader(raw, digest, size, what=what, image=image)
 
     def read_blob(
-        self, digest: str, size: int | None = None, *, what: str = "blob", image: str | None = None
+        self,
+        digest: str,
+        size: int | None = None,
+        *,
+        what: str = "blob",
+        image: str | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
-        """Whole blob, verified."""
+        """Whole blob, verified; with ``max_bytes``, a larger one (declared or on disk) is refused unread."""
+        if max_bytes is not None:
+            on_disk = self.blob_path(digest).stat().st_size if self.has_blob(digest) else 0
+            if max(size or 0, on_disk) > max_bytes:
+                raise ImageError(
+                    f"{what} {digest} is {max(size or 0, on_disk)} bytes, more than the {max_bytes} "
+                    "sealkit reads",
+                    hint="the image is malformed or hostile; do not use it",
+                )
         with self.open_blob(digest, size, what=what, image=image) as reader:
             data = reader.read()
             reader.verify()
@@ -289,8 +307,8 @@ class OciLayout:
         what: str = "manifest",
         image: str | None = None,
     ) -> dict[str, Any]:
-        """A verified JSON blob (manifest, index or config)."""
-        data = self.read_blob(digest, size, what=what, image=image)
+        """A verified JSON blob (manifest, index or config), at most :data:`MAX_JSON_BYTES`."""
+        data = self.read_blob(digest, size, what=what, image=image, max_bytes=MAX_JSON_BYTES)
         try:
             obj = json.loads(data)
         except ValueError as exc:

@@ -44,6 +44,16 @@ log = logging.getLogger(__name__)
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _REDIRECTS = (301, 302, 303, 307, 308)
 
+#: the most the controller reads of a registry's answer that it keeps in memory: a manifest or index
+#: (the distribution spec asks registries to accept 4 MiB; a hostile one could send gigabytes)
+MAX_MANIFEST_BYTES = 4 << 20
+#: a token server's JSON answer
+MAX_TOKEN_BYTES = 1 << 20
+#: an error body: only its first part is read (it only feeds a message)
+MAX_ERROR_BYTES = 64 << 10
+#: token servers known to belong to a registry on another host (still https only)
+KNOWN_TOKEN_HOSTS: dict[str, frozenset[str]] = {"registry-1.docker.io": frozenset({"auth.docker.io"})}
+
 
 @dataclass(frozen=True)
 class RegistryOptions:
@@ -55,6 +65,9 @@ class RegistryOptions:
     password: str | None = field(default=None, repr=False)
     chunk_size: int | None = None  # None: monolithic upload (one PUT)
     timeout: float = 60.0
+    #: hosts other than the registry's own to which a Bearer token request may carry the credentials
+    #: (e.g. ``auth.docker.io`` for Docker Hub); the request must still be https
+    token_hosts: frozenset[str] = frozenset()
 
 
 class _Response:
@@ -69,6 +82,30 @@ class _Response:
 
     def read(self, n: int = -1) -> bytes:
         return self._resp.read() if n is None or n < 0 else self._resp.read(n)
+
+    def read_capped(self, limit: int, what: str) -> bytes:
+        """The whole body, refused (ImageError) when it is longer than ``limit`` bytes."""
+        length = self.headers.get("Content-Length")
+        if length and length.strip().isdigit() and int(length) > limit:
+            raise ImageError(
+                f"{what} from {self.url} is {int(length)} bytes, more than the {limit} sealkit accepts",
+                hint="the registry is misbehaving or hostile; use another registry or mirror",
+            )
+        data = self._resp.read(limit + 1)
+        if len(data) > limit:
+            raise ImageError(
+                f"{what} from {self.url} is longer than the {limit} bytes sealkit accepts",
+                hint="the registry is misbehaving or hostile; use another registry or mirror",
+            )
+        return data
+
+    def read_error(self) -> bytes:
+        """At most :data:`MAX_ERROR_BYTES` of an error body (it only feeds a message)."""
+        return self._resp.read(MAX_ERROR_BYTES)
+
+    def drain(self) -> None:
+        """Read a body the caller does not need, at most :data:`MAX_ERROR_BYTES` (the connection closes)."""
+        self._resp.read(MAX_ERROR_BYTES)
 
     def close(self) -> None:
         self._resp.close()
@@ -222,7 +259,7 @@ class RegistryClient:
                 hops += 1
             if resp.status == 401 and attempt < 2:
                 challenge = resp.headers.get("WWW-Authenticate", "")
-                detail = _registry_errors(resp.read() if method != "HEAD" else b"")
+                detail = _registry_errors(resp.read_error() if method != "HEAD" else b"")
                 resp.close()
                 if self._answer(challenge, scope, retry=attempt > 0):
                     continue
@@ -278,11 +315,14 @@ class RegistryClient:
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {"Accept": "application/json"}
         if self.options.username is not None:
+            self._check_realm(realm)
             raw = f"{self.options.username}:{self.options.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
         with self._raw("GET", url, headers) as resp:
-            data = resp.read()
             realm_host = urllib.parse.urlsplit(realm).netloc
+            data = (
+                resp.read_capped(MAX_TOKEN_BYTES, "token answer") if resp.status == 200 else resp.read_error()
+            )
             if resp.status in (401, 403):
                 who = f"user {self.options.username!r}" if self.options.username else "anonymous"
                 raise ConnectError(
@@ -301,8 +341,36 @@ class RegistryClient:
         self._token = token
         self._scopes = set(scopes)
 
+    def _check_realm(self, realm: str) -> None:
+        """Credentials go to a token server only over https (or plain http to the registry's own host
+        when the operator chose plain http for it) and only to the registry's host or a configured one.
+
+        The realm comes from the registry's 401 answer: without this check a hostile or hijacked
+        registry names any URL and receives the password.
+        """
+        parts = urllib.parse.urlsplit(realm)
+        own = urllib.parse.urlsplit(f"//{self.host}").hostname
+        host = parts.hostname
+        same_host = host is not None and host == own
+        allowed = self.options.token_hosts | KNOWN_TOKEN_HOSTS.get(own or "", frozenset())
+        if parts.scheme == "https" and (same_host or host in allowed):
+            return
+        if parts.scheme == "http" and same_host and self.options.insecure:
+            return  # the operator already sends this host credentials over plain http (--insecure)
+        why = (
+            "over plain http"
+            if parts.scheme != "https" and (same_host or host in allowed)
+            else f"to {host or parts.netloc!r}, which is not the registry's own host"
+        )
+        raise ConnectError(
+            f"registry {self.host} asks for the credentials to be sent to the token server {realm} {why}; "
+            "sealkit refused to send them",
+            hint="if that token server is genuine, allow its host for this registry (token_hosts) and "
+            "make sure it is reached over https; otherwise do not trust this registry",
+        )
+
     def _fail(self, method: str, url: str, resp: _Response) -> NoReturn:
-        body = resp.read() if method != "HEAD" else b""
+        body = resp.read_error() if method != "HEAD" else b""
         resp.close()
         detail = _registry_errors(body)
         path = urllib.parse.urlsplit(url).path
@@ -332,7 +400,7 @@ class RegistryClient:
         """``GET /v2/``, then get credentials for ``repo`` up front (no upload is sent twice)."""
         scope = f"repository:{repo}:pull" + (",push" if push else "")
         with self.request("GET", "/v2/", scope=scope) as resp:
-            resp.read()
+            resp.drain()
         if self._bearer is not None and scope not in self._scopes:
             self._fetch_token(self._bearer, self._scopes | {scope})
 
@@ -393,7 +461,7 @@ class RegistryClient:
             scope=f"repository:{repo}:pull",
             headers=headers,
         ) as resp:
-            data = resp.read()
+            data = resp.read_capped(MAX_MANIFEST_BYTES, f"manifest {repo}:{reference}")
             media = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
             header_digest = resp.headers.get("Docker-Content-Digest")
         try:
@@ -438,13 +506,13 @@ class RegistryClient:
 
     def _location(self, resp: _Response) -> str:
         location = resp.headers.get("Location")
-        resp.read()
+        resp.drain()
         if not location:
             raise ImageError(f"registry {self.host} started an upload without a Location")
         return urllib.parse.urljoin(self.base + "/", location)
 
     def _check_digest_header(self, resp: _Response, digest: str) -> None:
-        resp.read()
+        resp.drain()
         got = resp.headers.get("Docker-Content-Digest")
         if got and got != digest:
             raise ImageError(
@@ -508,7 +576,7 @@ def _pull_tree(
                     client,
                     repo,
                     layout,
-                    layout.read_blob(child["digest"]),
+                    layout.read_blob(child["digest"], what="manifest", max_bytes=MAX_MANIFEST_BYTES),
                     child["mediaType"],
                     image,
                 )
@@ -524,6 +592,11 @@ def _pull_tree(
             raise ImageError(
                 f"{image}: layer {blob['digest']} is a foreign layer",
                 hint="foreign (non-distributable) layers are not supported",
+            )
+        if not isinstance(blob.get("size"), int) or blob["size"] < 0:
+            raise ImageError(
+                f"{image}: blob {blob.get('digest')} has no valid size in its manifest",
+                hint="the image is malformed; re-push it with a current tool",
             )
         with client.get_blob(repo, blob["digest"]) as resp:
             layout.ingest(resp, blob["digest"], blob.get("size"), what="blob", image=image)

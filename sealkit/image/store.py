@@ -9,6 +9,7 @@ and removed by ``rmi`` only when nothing references them any more.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -25,7 +26,7 @@ from sealkit.errors import ImageError, UsageError
 from sealkit.image import builder
 from sealkit.image.kubefile import Kubefile
 from sealkit.image.layers import LayerApplier
-from sealkit.image.layout import OciLayout
+from sealkit.image.layout import MAX_JSON_BYTES, OciLayout
 from sealkit.image.oci import (
     ANNOT_CREATED,
     ANNOT_REF_NAME,
@@ -85,6 +86,7 @@ def _registry_options(
     username: str | None,
     password: str | None,
     chunk_size: int | None,
+    token_hosts: Iterable[str] = (),
 ) -> RegistryOptions:
     if (username is None) != (password is None):
         raise UsageError("give both --username and --password, or neither")
@@ -94,6 +96,7 @@ def _registry_options(
         username=username,
         password=password,
         chunk_size=chunk_size,
+        token_hosts=frozenset(token_hosts),
     )
 
 
@@ -479,9 +482,15 @@ class ImageStore:
                         if name == "oci-layout":
                             has_marker = True
                         elif name == "index.json":
+                            if member.size > MAX_JSON_BYTES:
+                                raise ImageError(
+                                    f"{path}: index.json is {member.size} bytes, more than the "
+                                    f"{MAX_JSON_BYTES} sealkit reads",
+                                    hint="the archive is malformed or hostile; do not load it",
+                                )
                             fh = tar.extractfile(member)
                             assert fh is not None
-                            index = json.loads(fh.read())
+                            index = json.loads(fh.read(MAX_JSON_BYTES + 1))
                         elif name.startswith("blobs/sha256/") and member.isreg():
                             digest = "sha256:" + name.rsplit("/", 1)[1]
                             fh = tar.extractfile(member)
@@ -503,6 +512,13 @@ class ImageStore:
                 raise ImageError(
                     f"{path} is not an OCI archive (no oci-layout/index.json)",
                     hint="pass a file written by sealkit save",
+                )
+            entries = index.get("manifests", [])
+            if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("digest"), str) for e in entries
+            ):
+                raise ImageError(
+                    f"{path}: index.json is not an OCI image index", hint="write it again with sealkit save"
                 )
             names = []
             for entry in index.get("manifests", []):
@@ -542,8 +558,12 @@ class ImageStore:
         username: str | None = None,
         password: str | None = None,
         chunk_size: int | None = None,
+        token_hosts: Iterable[str] = (),
     ) -> str:
-        """Push ``ref`` to ``dest_ref`` (default: ``ref`` itself, which must name a registry)."""
+        """Push ``ref`` to ``dest_ref`` (default: ``ref`` itself, which must name a registry).
+
+        ``token_hosts``: hosts besides the registry's own whose https token server may receive the
+        credentials (see :class:`RegistryOptions`)."""
         found = self.resolve(ref)
         dest = parse_reference(dest_ref or found.name or ref)
         if not dest.registry:
@@ -553,7 +573,7 @@ class ImageStore:
             )
         if dest.digest and dest.digest != found.desc["digest"]:
             raise UsageError(f"{dest} pins a digest that is not the digest of {ref}")
-        options = _registry_options(insecure, ca_file, username, password, chunk_size)
+        options = _registry_options(insecure, ca_file, username, password, chunk_size, token_hosts)
         return push_from_layout(self.layout, found.desc, dest, options, image=found.name or ref)
 
     def pull(
@@ -565,6 +585,7 @@ class ImageStore:
         ca_file: Path | str | None = None,
         username: str | None = None,
         password: str | None = None,
+        token_hosts: Iterable[str] = (),
     ) -> str:
         """Pull ``ref`` (by tag or digest) into the store; return the digest stored under it.
 
@@ -574,7 +595,7 @@ class ImageStore:
         parsed = parse_reference(ref)
         if not parsed.registry:
             parsed = parsed.remote()
-        options = _registry_options(insecure, ca_file, username, password, None)
+        options = _registry_options(insecure, ca_file, username, password, None, token_hosts)
         with self._writing():
             root = pull_to_layout(parsed, self.layout, options, platform=platform)
             name = str(parse_reference(ref).with_default_tag())
@@ -611,9 +632,15 @@ class ImageStore:
                     reader.verify()
             applier.finish()
             os.chmod(work, 0o755)
-            if dest.exists():
-                dest.rmdir()
-            os.replace(work, dest)
+            try:
+                os.replace(work, dest)  # over an empty dir too; a non-empty one was filled meanwhile
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                    raise
+                raise UsageError(
+                    f"unpack target {dest} was filled by another process while this one unpacked",
+                    hint="use that copy, or remove it and unpack again",
+                ) from exc
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise

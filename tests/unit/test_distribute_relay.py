@@ -3,6 +3,7 @@ as local processes on the loopback interface (no lab, no SSH)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,8 @@ from sealkit.engine.distribute import (
 )
 
 PY = "/usr/bin/python3"
+#: one key pair for every local chain of this module (making one costs ~1 ms)
+KEYS = d.RelayKeys.generate()
 ROOTFS = Path("/img/rootfs")
 
 
@@ -258,11 +263,27 @@ class Local:
     def finish(self, timeout: float = 60) -> tuple[int, str]:
         rc = self.proc.wait(timeout)
         self._reader.join(5)
+        self.close_stdin()
         assert self.proc.stderr is not None
         return rc, self.proc.stderr.read().decode()
 
     def line(self, word: str) -> str | None:
         return next((ln for ln in self.lines if ln.startswith(word + " ")), None)
+
+    def close_stdin(self) -> None:
+        """EOF on the helper's stdin: what the controller does to abort it (or its session ending)."""
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+
+    def wait_line(self, word: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.line(word)
+            if found is not None:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"no {word} line within {timeout}s: {self.lines}")
 
 
 def _relay_locally(
@@ -274,10 +295,17 @@ def _relay_locally(
     env: dict[str, str] | None = None,
     fanout: int = 1,
     verify: str = d.RELAY_VERIFY,
+    ports: Callable[[list[Local]], list[int]] | None = None,
+    hold_head: bool = False,
 ) -> list[Local]:
-    """A chain of ``n`` helpers: the test plays the controller (configs on stdin, tar to the head)."""
+    """A chain of ``n`` helpers: the test plays the controller (configs on stdin, tar to the head).
+
+    ``ports`` may give the port each host is told for every member (a proxy in between); with
+    ``hold_head`` the head gets its config and the first 40 kB only, and its stdin stays open.
+    Listeners' stdin stays open (closing it aborts them), as the controller's gate does.
+    """
     root, local = _rootfs(tmp_path)
-    files = sorted(local.values(), key=lambda e: e.path)
+    files = sorted(d._files(local.values()), key=lambda e: e.path)
     manifest = {p: e.sha256 for p, e in local.items()}
     control = _control_files(files, manifest, [])
     stream = _TarStream(root, files)
@@ -286,15 +314,15 @@ def _relay_locally(
     members = [head, *listeners]
     for m in listeners:
         assert m.ready.wait(30) and m.port, m.lines
+    told = ports(members) if ports is not None else [m.port for m in members]
     ips = [str(i) for i in range(n)]
     links = relay_links(ips, fanout)
     configs = []
     for i, m in enumerate(members):
-        slots = [
-            [["127.0.0.1", members[int(j)].port, members[int(j)].token] for j in slot]
-            for slot in links[str(i)]
-        ]
-        cfg = relay_config(str(m.root), m.stage, stream, slots, control, None if i == 0 else m.token, verify)
+        slots = [[["127.0.0.1", told[int(j)], members[int(j)].token] for j in slot] for slot in links[str(i)]]
+        cfg = relay_config(
+            str(m.root), m.stage, stream, slots, control, None if i == 0 else m.token, verify, tls=KEYS
+        )
         configs.append(encode_config(tamper(i, cfg) if tamper is not None else cfg))
     for m, data in zip(listeners, configs[1:], strict=True):  # as the controller: listeners first
         m.proc.stdin.write(data)  # type: ignore[union-attr]
@@ -302,15 +330,16 @@ def _relay_locally(
     payload = configs[0] + _read_all(stream, 1 << 16)
     if cut_after is not None:
         payload = payload[: len(configs[0]) + cut_after]
+    if hold_head:
+        payload = payload[: len(configs[0]) + 40_000]
 
     def feed_head() -> None:
         head.proc.stdin.write(payload)  # type: ignore[union-attr]
-        head.proc.stdin.close()  # type: ignore[union-attr]
+        head.proc.stdin.flush()  # type: ignore[union-attr]
+        if not hold_head:
+            head.close_stdin()
 
     threading.Thread(target=feed_head, daemon=True).start()
-    for m in listeners:
-        m.accepted.wait(30)
-        m.proc.stdin.close()  # type: ignore[union-attr]
     return members
 
 
@@ -323,18 +352,14 @@ def _installed(m: Local, src: Path) -> None:
     assert not [p for p in m.root.iterdir() if p.name.startswith(".sealkit-staging")]
 
 
-@pytest.mark.parametrize(
-    ("engine", "verify"),
-    [("splice", "stream"), ("copy", "stream"), ("splice", "hashlib"), ("splice", "sha256sum")],
-)
-def test_helper_chain_installs_every_host(tmp_path: Path, engine: str, verify: str) -> None:
-    env = {"SEALKIT_RELAY_COPY": "1"} if engine == "copy" else None
-    members = _relay_locally(tmp_path, 4, env=env, verify=verify)
+@pytest.mark.parametrize("verify", ["stream", "hashlib", "sha256sum"])
+def test_helper_chain_installs_every_host(tmp_path: Path, verify: str) -> None:
+    members = _relay_locally(tmp_path, 4, verify=verify)
     for m in members:
         rc, err = m.finish()
         assert rc == 0, (m.lines, err)
         stats = json.loads(m.line("DONE")[5:])  # type: ignore[index]
-        assert stats["bytes"] > 70_000 and stats["engine"] == engine
+        assert stats["bytes"] > 70_000 and stats["engine"] == "tls"
         _installed(m, tmp_path / "rootfs")
     assert all(m.line("NEXT") for m in members[:-1])
 
@@ -356,8 +381,12 @@ def test_helper_rejects_a_wrong_token_and_upstream_skips_to_the_next_host(tmp_pa
         return cfg
 
     members = _relay_locally(tmp_path, 4, tamper=tamper)
+    members[1].wait_line("NEXTFAIL")
+    members[2].close_stdin()  # the controller gives up on a host its upstream could not hand on to
     results = [m.finish() for m in members]
     assert results[2][0] == 3 and "token mismatch" in results[2][1]
+    assert results[2][1].startswith("relay step auth:"), results[2][1]
+    assert members[2].line("REFUSED") is not None
     assert not (members[2].root / "bin/tool").exists()
     assert members[1].line("NEXTFAIL") is not None and members[1].line("NEXTFAIL").split()[1] == "127.0.0.1"  # type: ignore[union-attr]
     for i in (0, 1, 3):
@@ -412,3 +441,279 @@ def test_relay_command_line_carries_no_secret() -> None:
     assert m.token not in cmd
     assert not re.search(r"\b[0-9a-f]{64}\b", cmd)
     assert cmd.startswith(PY + " -c ") and cmd.endswith(" listen 10.0.0.2")
+
+
+# ------------------------------------------------------------------ hop security (issue 14 item 8)
+def test_a_stranger_connecting_first_does_not_kill_the_hop(tmp_path: Path) -> None:
+    """Knowing the token is not enough without the run's key; a TLS peer with another key is refused
+    too; either way the listener keeps waiting and its genuine upstream still gets through."""
+    import socket
+    import ssl
+
+    strangers: list[socket.socket] = []
+    tls_results: list[bytes] = []
+
+    def strangers_first(members: list[Local]) -> list[int]:
+        target = members[1]
+        plain = socket.create_connection(("127.0.0.1", target.port))
+        plain.sendall(target.token.encode())  # a leaked token, over plain TCP
+        strangers.append(plain)
+        other = d.RelayKeys.generate()
+        pair = tmp_path / "other.pem"
+        pair.write_text(other.key_pem + other.cert_pem)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(str(pair))
+        raw = socket.create_connection(("127.0.0.1", target.port), timeout=20)
+
+        def handshake() -> None:  # completes only once the listener accepts, after its config
+            with contextlib.suppress(OSError):
+                tls = ctx.wrap_socket(raw)
+                tls.sendall(target.token.encode())
+                tls_results.append(tls.recv(16))
+
+        threading.Thread(target=handshake, daemon=True).start()
+        return [m.port for m in members]  # type: ignore[misc]
+
+    members = _relay_locally(tmp_path, 3, ports=strangers_first)
+    for m in members:
+        rc, err = m.finish()
+        assert rc == 0, (m.lines, err)
+        _installed(m, tmp_path / "rootfs")
+    refused = [ln for ln in members[1].lines if ln.startswith("REFUSED ")]
+    assert len(refused) == 2, members[1].lines  # both strangers, then the genuine upstream
+    assert b"OK" not in b"".join(tls_results)
+    for sock in strangers:
+        sock.settimeout(5)
+        with contextlib.suppress(OSError):
+            assert b"OK" not in sock.recv(16)  # never told OK
+        sock.close()
+
+
+class Tap:
+    """A TCP proxy that records what one hop carries."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.port_to = port
+        self.seen = bytearray()
+        self.ls = socket.create_server(("127.0.0.1", 0))
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        import socket
+
+        conn, _ = self.ls.accept()
+        out = socket.create_connection(("127.0.0.1", self.port_to))
+
+        def back() -> None:
+            while data := out.recv(65536):
+                conn.sendall(data)
+
+        threading.Thread(target=back, daemon=True).start()
+        while data := conn.recv(65536):
+            self.seen += data
+            out.sendall(data)
+        out.shutdown(socket.SHUT_WR)
+
+
+def test_hop_bytes_on_the_wire_are_encrypted(tmp_path: Path) -> None:
+    taps: list[Tap] = []
+
+    def via_tap(members: list[Local]) -> list[int]:
+        taps.append(Tap(members[1].port))  # type: ignore[arg-type]
+        return [members[0].port, taps[0].port, members[2].port]  # type: ignore[list-item]
+
+    members = _relay_locally(tmp_path, 3, ports=via_tap)
+    for m in members:
+        rc, err = m.finish()
+        assert rc == 0, (m.lines, err)
+        _installed(m, tmp_path / "rootfs")
+    wire = bytes(taps[0].seen)
+    content = (tmp_path / "rootfs" / "bin/tool").read_bytes()
+    assert len(wire) > len(content)
+    assert wire[0] == 0x16  # a TLS handshake record comes first
+    for off in range(0, len(content) - 32, 4096):
+        assert content[off : off + 32] not in wire
+    assert members[1].token.encode() not in wire
+    assert b"bin/tool" not in wire  # not even the tar headers
+
+
+def test_listener_dies_with_its_session_and_removes_its_staging(tmp_path: Path) -> None:
+    import signal
+
+    members = _relay_locally(tmp_path, 3, hold_head=True)
+    for m in members[1:]:
+        m.wait_line("ACCEPTED")
+    for m in members:
+        deadline = time.monotonic() + 30
+        while not list(m.root.glob(".sealkit-staging.*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(m.root.glob(".sealkit-staging.*")), m.lines
+    started = time.monotonic()
+    members[1].close_stdin()  # its SSH session ended
+    members[2].proc.send_signal(signal.SIGHUP)  # sshd hangs up on it
+    for m in members[1:]:
+        rc, err = m.finish(timeout=15)
+        assert rc == 3 and "relay step session:" in err, (m.lines, err)
+        assert list(m.root.iterdir()) == [], "staging left behind"
+    assert time.monotonic() - started < 5  # at once, not after the idle timeout
+    members[0].close_stdin()
+    rc, _ = members[0].finish()
+    assert rc == 3 and list(members[0].root.iterdir()) == []
+
+
+# ------------------------------------------------------------------ commit and install scripts
+def _stage(root: Path, stage: str, entries: list[Entry], manifest: dict[str, str]) -> Path:
+    dirpath = root / stage
+    dirpath.mkdir(parents=True)
+    for name, text in _control_files(entries, manifest, []).items():
+        (dirpath / name).write_text(text)
+    return dirpath
+
+
+def test_commit_stops_at_the_first_error_and_writes_no_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    stage = ".sealkit-staging.t"
+    entries = [entry("a"), entry("gone"), entry("z")]
+    staged = _stage(root, stage, entries, {e.path: e.sha256 for e in entries})
+    (staged / "a").write_text("a")
+    (staged / "z").write_text("z")  # "gone" was never staged (its writer died)
+    res = subprocess.run(["sh", "-c", d._commit_script(stage)], cwd=root, capture_output=True, text=True)
+    assert res.returncode != 0
+    assert not (root / d.MANIFEST_NAME).exists()
+    assert not (root / "z").exists()  # nothing after the failure ran
+
+
+def test_a_failed_install_removes_its_staging_dir(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    root.mkdir()
+    stage = ".sealkit-staging.t"
+    res = subprocess.run(
+        ["sh", "-c", d._install_script(str(root), stage)],
+        input=b"not a tar at all" * 100,
+        capture_output=True,
+    )
+    assert res.returncode != 0
+    assert list(root.iterdir()) == []
+
+
+def test_failure_messages_carry_no_script_and_hint_at_the_cause() -> None:
+    from sealkit.ssh.connection import CommandFailed, Result
+
+    script = "python3 -c 'import ctypes ... 370 lines of helper'"
+    full = CommandFailed(
+        f"command exited with rc=2: {script}",
+        result=Result("10.0.0.5", script, 2, "", "tar: bin/k3s: Cannot write: No space left on device\n"),
+    )
+    why, hint = d.describe_failure(full)
+    assert "import ctypes" not in why and "No space left" in why and "exit status 2" in why
+    assert "free space" in hint
+    lost = CommandFailed(f"connection lost while running: {script}", result=Result("h", script, -1, "", ""))
+    why, hint = d.describe_failure(lost)
+    assert why == "the SSH session was lost" and "network" in hint and "free space" not in hint
+
+
+# ------------------------------------------------------------ symlinks and empty dirs (item 12)
+def _tree(root: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if rel.startswith(".sealkit"):
+            continue
+        if p.is_symlink():
+            out[rel] = "-> " + os.readlink(p)
+        elif p.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = p.read_bytes().decode(errors="replace")
+    return out
+
+
+def _sync_locally(rootfs: Path, host: Path) -> HostState:
+    """One probe + install against a local dir, as push_rootfs does over SSH; returns the probe's state."""
+    local = local_manifest(rootfs)
+    listing = subprocess.run(
+        ["sh", "-c", d._listing_script()], cwd=host, capture_output=True, text=True, check=True
+    ).stdout
+    st = _state_from_probe("h", rootfs, local, listing)
+    if not st.in_sync:
+        buf = io.BytesIO()
+        d._write_tar(buf, rootfs, list(st.missing), {p: e.sha256 for p, e in local.items()}, list(st.prune))
+        subprocess.run(
+            ["sh", "-c", d._install_script(str(host), ".sealkit-staging.t")],
+            input=buf.getvalue(),
+            check=True,
+            capture_output=True,
+        )
+    return st
+
+
+def test_symlinks_inside_and_empty_dirs_reach_the_host_and_a_rerun_sends_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rootfs = tmp_path / "img" / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "bin/k3s").write_bytes(b"K3S")
+    (rootfs / "bin/kubectl").symlink_to("k3s")
+    (rootfs / "usr/lib").mkdir(parents=True)
+    (rootfs / "usr/lib/libx.so").write_bytes(b"lib")
+    (rootfs / "lib").symlink_to("usr/lib")
+    (rootfs / "etc").mkdir()
+    (rootfs / "etc/conf").write_bytes(b"conf")
+    (rootfs / "bin/conf").symlink_to("../etc/conf")
+    (rootfs / "var/empty").mkdir(parents=True)
+    (rootfs / "data/a/b").mkdir(parents=True)
+    # links that reach outside: absolute, up and out, through another link, dangling-but-outside
+    (rootfs / "bin/passwd").symlink_to("/etc/passwd")
+    (rootfs / "up").symlink_to("../../outside")
+    (rootfs / "self").symlink_to(".")
+    (rootfs / "bin/sneaky").symlink_to("../self/../../x")
+    (rootfs / "etc/dangling").symlink_to("../../nowhere/x")
+    caplog.set_level("WARNING", logger="sealkit.engine")
+    local = local_manifest(rootfs)
+    kinds = {p: e.kind for p, e in local.items()}
+    assert kinds == {
+        "bin/conf": "l",
+        "bin/k3s": "f",
+        "bin/kubectl": "l",
+        "data/a/b": "d",
+        "etc/conf": "f",
+        "lib": "l",
+        "self": "l",
+        "usr/lib/libx.so": "f",
+        "var/empty": "d",
+    }
+    for name in ("bin/passwd -> /etc/passwd", "up -> ../../outside", "bin/sneaky", "etc/dangling"):
+        assert any(name in r.getMessage() and "outside" in r.getMessage() for r in caplog.records), name
+
+    host = tmp_path / "host" / "rootfs"
+    host.mkdir(parents=True)
+    (host / "stale-link").symlink_to("bin/k3s")  # a link the image no longer has: pruned
+    first = _sync_locally(rootfs, host)
+    assert not first.in_sync
+    want = {k: v for k, v in _tree(rootfs).items() if k in local or any(p.startswith(k + "/") for p in local)}
+    assert _tree(host) == want
+    assert _sync_locally(rootfs, host).in_sync  # the re-run has nothing to send
+
+    # the image changes: a link retargeted, a file becomes a link, a link becomes a dir, a dir fills up
+    v2 = tmp_path / "img2" / "rootfs"
+    import shutil
+
+    shutil.copytree(rootfs, v2, symlinks=True)
+    for rel in ("bin/passwd", "up", "bin/sneaky", "etc/dangling"):
+        (v2 / rel).unlink()
+    (v2 / "bin/kubectl").unlink()
+    (v2 / "bin/kubectl").symlink_to("../usr/lib/libx.so")
+    (v2 / "etc/conf").unlink()
+    (v2 / "etc/conf").symlink_to("../bin/k3s")
+    (v2 / "bin/conf").unlink()
+    (v2 / "lib").unlink()
+    (v2 / "lib").mkdir()
+    (v2 / "var/empty/now").write_bytes(b"full")
+    assert not _sync_locally(v2, host).in_sync
+    assert _tree(host) == _tree(v2)
+    assert _sync_locally(v2, host).in_sync

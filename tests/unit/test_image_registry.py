@@ -12,11 +12,13 @@ import base64
 import datetime as dt
 import hashlib
 import http.server
+import io
 import ipaddress
 import json
 import shutil
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 import urllib.parse
@@ -32,6 +34,7 @@ from cryptography.x509.oid import NameOID
 
 from sealkit.errors import EXIT_CONNECT, ConnectError, ImageError
 from sealkit.image import ImageStore, RegistryOptions
+from sealkit.image import store as store_mod
 from sealkit.image.oci import canonical_json, sha256_digest
 from sealkit.image.remote import RegistryClient
 
@@ -669,6 +672,28 @@ class FakeRegistry:
     def serve(self, req: http.server.BaseHTTPRequestHandler) -> None:
         path = req.path
         body, ctype, digest = b"{}", "application/json", None
+        if self.tamper.startswith("realm-"):  # a Bearer challenge naming a token server elsewhere
+            self.seen_auth.append(req.headers.get("Authorization"))
+            realm = {
+                "realm-other-host": f"http://{self.store_host}/token",
+                "realm-other-https": f"https://{self.store_host}/token",
+            }[self.tamper]
+            req.send_response(401)
+            req.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="fake"')
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        if self.tamper == "huge" and path.startswith("/v2/x/manifests/"):
+            req.send_response(200)
+            req.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            req.end_headers()  # no Content-Length: the body just goes on
+            chunk = b" " * (1 << 20)
+            try:
+                for _ in range(64):
+                    req.wfile.write(chunk)
+            except OSError:
+                pass  # the client stopped reading, as it should
+            return
         if self.tamper == "redirect":
             self.seen_auth.append(req.headers.get("Authorization"))
             if (
@@ -747,3 +772,63 @@ def test_blob_redirect_to_other_host_does_not_leak_credentials(tmp_path):
         assert digest == sha256_digest(fake.manifest)
         assert fake.storage_auth == [None]  # followed the redirect, without the password
         assert any(a and a.startswith("Basic ") for a in fake.seen_auth)
+
+
+def test_unbounded_manifest_is_refused_without_reading_it_all(tmp_path):
+    with FakeRegistry("huge") as fake:
+        store = ImageStore(tmp_path / "s")
+        with pytest.raises(ImageError, match="longer than the 4194304 bytes"):
+            store.pull(f"{fake.host}/x:v1", insecure=True)
+        assert store.list() == []
+
+
+@pytest.mark.parametrize("tamper", ["realm-other-host", "realm-other-https"])
+def test_credentials_never_go_to_a_token_server_on_another_host(tmp_path, tamper):
+    with FakeRegistry(tamper) as fake:
+        store = ImageStore(tmp_path / "s")
+        with pytest.raises(ConnectError, match="refused to send them") as err:
+            store.pull(f"{fake.host}/x:v1", insecure=True, username=USER, password=PASSWORD)
+        assert "not the registry's own host" in err.value.message
+        assert PASSWORD not in str(err.value)
+        assert fake.storage_auth == []  # the "token server" got no request at all
+
+
+def test_credentials_never_go_to_a_plain_http_realm_of_a_tls_registry():
+    client = RegistryClient("reg.example.com", RegistryOptions(username=USER, password=PASSWORD))
+    with pytest.raises(ConnectError, match="over plain http"):
+        client._fetch_token({"realm": "http://reg.example.com/token"}, {"repository:x:pull"})
+    other = RegistryClient(
+        "registry-1.docker.io",
+        RegistryOptions(username=USER, password=PASSWORD, token_hosts=frozenset({"auth.docker.io"})),
+    )
+    with pytest.raises(ConnectError, match="not the registry's own host"):
+        other._check_realm("https://evil.example/token")
+    other._check_realm("https://auth.docker.io/token")  # configured: allowed
+    hub = RegistryClient("registry-1.docker.io", RegistryOptions(username=USER, password=PASSWORD))
+    hub._check_realm("https://auth.docker.io/token")  # Docker Hub's own token server, known
+    with pytest.raises(ConnectError, match="over plain http"):
+        hub._check_realm("http://auth.docker.io/token")
+
+
+def test_archive_with_a_huge_index_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "MAX_JSON_BYTES", 1000)
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("oci-layout", b"{}"), ("index.json", b" " * 5000 + b"{}")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(ImageError, match=r"index\.json is 5002 bytes"):
+        ImageStore(tmp_path / "s").load(archive)
+
+
+def test_oversized_json_blob_is_refused_unread(tmp_path, monkeypatch):
+    from sealkit.image import layout as layout_mod
+
+    layout = layout_mod.OciLayout(tmp_path / "l").ensure()
+    digest = layout.write_blob(b"{" + b" " * 5000 + b"}")
+    monkeypatch.setattr(layout_mod, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(ImageError, match="is 5002 bytes, more than the 1000 sealkit reads"):
+        layout.read_json(digest)
+    monkeypatch.setattr(layout_mod, "MAX_JSON_BYTES", 16 << 20)
+    assert layout.read_json(digest) == {}
