@@ -89,8 +89,18 @@ def _tail(text: str, n: int = _STDERR_TAIL_LINES) -> str:
     return "\n".join(lines[-n:])
 
 
+def brief(cmd: str, limit: int = 100) -> str:
+    """A command as a message shows it: its first line, cut at ``limit`` characters. Why: a failed step's
+    message is read by a person; a whole helper script (hundreds of lines) buries the cause. The full
+    command is in the debug log (``-vv``) and in ``Result.cmd``."""
+    first, _, rest = cmd.strip().partition("\n")
+    if len(first) > limit:
+        return first[:limit] + " …"
+    return first + (" …" if rest.strip() else "")
+
+
 def _failure_message(result: Result) -> str:
-    msg = f"command exited with rc={result.rc}: {result.cmd}"
+    msg = f"command exited with rc={result.rc}: {brief(result.cmd)}"
     tail = _tail(result.stderr) or _tail(result.stdout)
     if tail:
         msg += "\n    " + tail.replace("\n", "\n    ")
@@ -668,14 +678,14 @@ class Connection:
                 e.stderr.decode(errors="replace"),
             )
             raise CommandFailed(
-                f"command timed out after {timeout:g}s: {cmd}",
+                f"command timed out after {timeout:g}s: {brief(cmd)}",
                 result=res,
                 hint="raise the step timeout, or check why the command hangs on the host",
             ) from None
         result = Result(self.host, cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"))
         if rc == -1 and not self.connected:
             raise CommandFailed(
-                f"connection lost while running: {cmd}",
+                f"connection lost while running: {brief(cmd)}",
                 result=result,
                 hint="check the host and the network; the command may or may not have completed",
             )

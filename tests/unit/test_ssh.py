@@ -1082,3 +1082,14 @@ def test_load_key_text_reads_each_key_type_and_needs_the_passphrase(tmp_path: Pa
     with pytest.raises(ConnectError, match="passphrase"):
         load_key_text(enc.read_text(), None)
     assert load_key_text(enc.read_text(), "pp").get_name() == "ssh-ed25519"
+
+
+def test_failure_messages_show_a_brief_command_not_a_whole_script():
+    from sealkit.ssh.connection import Result, _failure_message, brief
+
+    script = "set -e\n" + "\n".join(f"echo line{i}" for i in range(300))
+    msg = _failure_message(Result("10.0.0.1", script, 3, "", "disk full\n"))
+    assert msg.startswith("command exited with rc=3: set -e …") and "line299" not in msg
+    assert "disk full" in msg
+    assert brief("x" * 300).endswith(" …") and len(brief("x" * 300)) < 110
+    assert brief("systemctl start k3s") == "systemctl start k3s"
