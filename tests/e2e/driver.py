@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,46 @@ from tests.lab.core import Lab
 from tests.lab.model import LabHost
 
 ROOT = Path(__file__).resolve().parents[2]
-V_OLD, V_NEW = "v1.30.4", "v1.31.2"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A release to install and the next minor to upgrade it to (test image versions, no suffix)."""
+
+    old: str
+    new: str
+
+
+def support_range(runtime: str) -> tuple[str, str]:
+    """The runtime plugin's declared (oldest, newest) release, read from its RuntimeInfo."""
+    from sealkit import plugins
+
+    info = plugins.build_manager(runtime).hook.sealkit_runtime_info()
+    if not (info.oldest_version and info.newest_version):
+        raise AssertionError(f"the {runtime} plugin declares no support range in RuntimeInfo")
+    return info.oldest_version, info.newest_version
+
+
+def _release(version: str) -> tuple[int, int]:
+    """(minor, patch) of ``v1.MINOR.PATCH[+suffix]``; a bound's patch 99 means "any patch" → 0."""
+    m = re.match(r"^v1\.(\d+)\.(\d+)", version)
+    if not m:
+        raise AssertionError(f"not a Kubernetes version: {version!r}")
+    minor, patch = int(m.group(1)), int(m.group(2))
+    return minor, 0 if patch >= 99 else patch
+
+
+def spans(runtime: str) -> dict[str, Span]:
+    """``oldest``: install the oldest supported release, upgrade to the next minor; ``newest``: install
+    the minor before the newest, upgrade to the newest. Both stay inside the declared range."""
+    (lo_minor, lo_patch), (hi_minor, hi_patch) = (_release(v) for v in support_range(runtime))
+    if hi_minor <= lo_minor:
+        raise AssertionError(f"{runtime}: a one-minor upgrade needs a range of two minors at least")
+    oldest = Span(f"v1.{lo_minor}.{lo_patch}", f"v1.{lo_minor + 1}.0")
+    before = f"v1.{hi_minor - 1}.0" if hi_minor - 1 > lo_minor else oldest.old
+    return {"oldest": oldest, "newest": Span(before, f"v1.{hi_minor}.{hi_patch}")}
+
+
 #: state the host itself keeps (logs, systemd's own bookkeeping, the login session), not sealkit's
 NOISE = (
     "var/log/",
@@ -106,10 +146,12 @@ class Sealkit:
         return dest
 
 
-def build_images(home: Path, runtime: str) -> dict[str, str]:
-    """The runtime's test cluster images at V_OLD and V_NEW (with a busybox image to sync)."""
+def build_images(home: Path, runtime: str, versions: tuple[str, ...] = ()) -> dict[str, str]:
+    """The runtime's test cluster images at ``versions`` (default: every version of its :func:`spans`),
+    with a busybox image to sync: ``{version: tag}``."""
     refs = {}
-    for version in (V_OLD, V_NEW):
+    wanted = versions or tuple({v for span in spans(runtime).values() for v in (span.old, span.new)})
+    for version in sorted(wanted):
         tag = f"e2e/{runtime}:{version}"
         subprocess.run(
             [

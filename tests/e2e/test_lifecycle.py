@@ -1,5 +1,9 @@
 """The whole cluster lifecycle, per runtime, on systemd lab hosts, driven through the real CLI.
 
+Releases come from each runtime plugin's declared support range (RuntimeInfo): the full lifecycle installs
+the minor before the newest and upgrades to the newest; the oldest release gets install → upgrade → reset
+(test_oldest_release_installs_and_upgrades), which keeps CI's time in bounds.
+
 run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → add a worker (journal: only the
 new host, plus LB/registry sync elsewhere) → delete it (gone, host clean) → upgrade one minor (every node on
 the new version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host).
@@ -20,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.driver import V_NEW, V_OLD, Sealkit, build_images, footprint, kubectl_nodes, leftovers
+from tests.e2e.driver import Sealkit, build_images, footprint, kubectl_nodes, leftovers, spans
 
 pytestmark = pytest.mark.lab
 
@@ -51,13 +55,14 @@ def _ips(hosts) -> str:
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     home, refs = images_home[runtime]
+    span = spans(runtime)["newest"]
     lab = fresh_lab(3, systemd=True)
     m1, w1, w2 = lab.hosts
     key = str(m1.root_key)
     clean = {h.name: footprint(lab, h) for h in lab.hosts}
     sk = Sealkit(home, f"life-{runtime}")
 
-    out = sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", w1.ip, "-i", key).out
+    out = sk("--runtime", runtime, "run", refs[span.old], "--masters", m1.ip, "--nodes", w1.ip, "-i", key).out
     assert out["masters"] == [m1.ip] and out["nodes"] == [w1.ip]
     assert out["bytes_sent"] > 0
     # the image's template got the image's ENV default; its init script ran in the rootfs with that env
@@ -90,23 +95,23 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     assert w2.hostname in kubectl_nodes(kubeconfig)
 
     # delete: drained away, and its host is as clean as before the run
-    sk("delete", "--nodes", w2.ip, "--force")
-    assert w2.hostname not in kubectl_nodes(kubeconfig)
+    deleted = sk("delete", "--nodes", w2.ip, "--force")
+    assert w2.hostname not in kubectl_nodes(kubeconfig), deleted.err[-4000:]
     left = leftovers(clean[w2.name], footprint(lab, w2))
     assert left == [], "\n".join(left)
 
     # upgrade one minor: every node on the new version, our certificates untouched
-    up = sk("upgrade", refs[V_NEW]).out
-    assert up["version"].startswith(V_NEW)
+    up = sk("upgrade", refs[span.new]).out
+    assert up["version"].startswith(span.new)
     nodes = kubectl_nodes(kubeconfig)
-    assert {n["version"].split("+")[0] for n in nodes.values()} == {V_NEW}, nodes
+    assert {n["version"].split("+")[0] for n in nodes.values()} == {span.new}, nodes
     certs = sk("cert", "check").out
     assert certs, "cert check listed no certificates"
     assert [c for c in certs if c["days_left"] is None] == []  # every listed file is on its host
     assert min(int(c["days_left"]) for c in certs) >= NINETY_NINE_YEARS
 
     # skipping back is refused, before any host is touched
-    refused = sk("upgrade", refs[V_OLD], check=False)
+    refused = sk("upgrade", refs[span.old], check=False)
     assert refused.rc == 2 and "downgrade" in refused.err
 
     # reset: the image's clean script runs first, then nothing of ours remains anywhere
@@ -120,14 +125,50 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_oldest_release_installs_and_upgrades(runtime, fresh_lab, images_home, tmp_path):
+    """The oldest supported release: 1 master + 1 worker, upgraded one minor, reset clean."""
+    home, refs = images_home[runtime]
+    span = spans(runtime)["oldest"]
+    lab = fresh_lab(2, systemd=True)
+    m1, w1 = lab.hosts
+    clean = {h.name: footprint(lab, h) for h in lab.hosts}
+    sk = Sealkit(home, f"oldest-{runtime}")
+    sk(
+        "--runtime",
+        runtime,
+        "run",
+        refs[span.old],
+        "--masters",
+        m1.ip,
+        "--nodes",
+        w1.ip,
+        "-i",
+        str(m1.root_key),
+    )
+    kubeconfig = sk.kubeconfig(tmp_path / "admin.conf")
+    nodes = kubectl_nodes(kubeconfig)
+    assert {n["version"].split("+")[0] for n in nodes.values()} == {span.old}, nodes
+    assert all(n["ready"] for n in nodes.values()), nodes
+    up = sk("upgrade", refs[span.new]).out
+    assert up["version"].startswith(span.new)
+    nodes = kubectl_nodes(kubeconfig)
+    assert {n["version"].split("+")[0] for n in nodes.values()} == {span.new}, nodes
+    sk("reset", "--force")
+    for h in (m1, w1):
+        left = leftovers(clean[h.name], footprint(lab, h))
+        assert left == [], h.name + ":\n" + "\n".join(left)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_path):
     home, refs = images_home[runtime]
+    span = spans(runtime)["newest"]
     lab = fresh_lab(5, systemd=True)
     masters, workers = lab.hosts[:3], lab.hosts[3:]
     sk = Sealkit(home, f"ha-{runtime}")
     key = str(masters[0].root_key)
     hosts = ("--masters", _ips(masters), "--nodes", _ips(workers))
-    sk("--runtime", runtime, "run", refs[V_OLD], *hosts, "-i", key)
+    sk("--runtime", runtime, "run", refs[span.old], *hosts, "-i", key)
     sk.kubeconfig(tmp_path / "admin.conf")
     names = {h.hostname for h in lab.hosts}
     assert set(kubectl_nodes(tmp_path / "admin.conf")) == names
@@ -164,10 +205,11 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_controller_killed_during_join_then_rerun_converges(runtime, fresh_lab, images_home, tmp_path):
     home, refs = images_home[runtime]
+    span = spans(runtime)["newest"]
     lab = fresh_lab(3, systemd=True)
     m1, *workers = lab.hosts
     sk = Sealkit(home, f"kill-{runtime}")
-    args = ("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", _ips(workers))
+    args = ("--runtime", runtime, "run", refs[span.old], "--masters", m1.ip, "--nodes", _ips(workers))
     args += ("-e", "GREETING=from-the-command-line")  # -e overrides the image's ENV default
     proc = sk.popen(*args, "-i", str(m1.root_key))
     seen = []
@@ -197,11 +239,12 @@ def test_adding_and_deleting_a_master_updates_every_workers_lb(runtime, fresh_la
     """The node-local LBs follow the masters through `add --masters` / `delete --masters` (read back from
     each worker's running haproxy), and nothing else on the workers is touched."""
     home, refs = images_home[runtime]
+    span = spans(runtime)["newest"]
     lab = fresh_lab(4, systemd=True)
     m1, m2, w1, w2 = lab.hosts
     sk = Sealkit(home, f"lb-{runtime}")
     key = str(m1.root_key)
-    sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "--nodes", _ips([w1, w2]), "-i", key)
+    sk("--runtime", runtime, "run", refs[span.old], "--masters", m1.ip, "--nodes", _ips([w1, w2]), "-i", key)
 
     def lb_backends() -> dict[str, set[str]]:
         rows = {row["host"]: row for row in sk("status").out}
@@ -226,10 +269,11 @@ def test_alt_names_added_to_a_live_cluster_verify(runtime, fresh_lab, images_hom
     connecting as the new name verifies against the cluster CA (from our admin kubeconfig). `cert renew`
     then makes it serve a newly signed certificate that keeps the name and the lifetime."""
     home, refs = images_home[runtime]
+    span = spans(runtime)["newest"]
     lab = fresh_lab(1, systemd=True)
     (m1,) = lab.hosts
     sk = Sealkit(home, f"san-{runtime}")
-    sk("--runtime", runtime, "run", refs[V_OLD], "--masters", m1.ip, "-i", str(m1.root_key))
+    sk("--runtime", runtime, "run", refs[span.old], "--masters", m1.ip, "-i", str(m1.root_key))
     conf = yaml.safe_load(sk.kubeconfig(tmp_path / "admin.conf").read_text())
     ca = base64.b64decode(conf["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
 

@@ -5,7 +5,7 @@ Implements, against the real kubeadm's documented behaviour:
   --certificate-key] | join --config, reset [-f], upgrade apply VERSION [-y]
   [--certificate-renewal=false], upgrade node, token create [--print-join-command] | list |
   delete | generate, version [-o short|json|yaml], certs check-expiration | renew,
-  config images list.
+  config images list, config validate.
 Contract points enforced (each a way sealkit can get kubeadm wrong):
   * cobra/pflag parsing ("unknown flag: --x"), "can not mix '--config' with arguments [...]",
   * config API kubeadm.k8s.io/v1beta3 and v1beta4 (v1beta4 only from kubeadm 1.31; v1beta2 and
@@ -20,7 +20,13 @@ Contract points enforced (each a way sealkit can get kubeadm wrong):
     CA public-key pinning (sha256 of the SubjectPublicKeyInfo),
   * control-plane join needs controlPlaneEndpoint and the shared CA/SA/front-proxy/etcd-CA files
     (pre-placed or --certificate-key from `init --upload-certs`),
-  * `upgrade apply` renews every certificate unless --certificate-renewal=false (sealos #4113).
+  * `upgrade apply` renews every certificate unless --certificate-renewal=false (sealos #4113),
+  * `token create` refuses a token id that exists (from --config, the argument or generated), as
+    CreateNewTokens (failIfExists=true) does; `init` upserts its bootstrapTokens with their own ttl,
+  * for the releases sealkit supports, flags, the --config allow-list, API versions and config
+    field names come from tests/fakes/upstream/kubernetes/<release>.yaml (embedded in fakelib when
+    bundled): an unknown field is a warning for init/join (strictErrors=false) and an error for
+    `config validate`; other releases use the built-in tables below.
 The control plane itself runs as static pods executed by the kubelet fake (fake_kubelet.py):
 real etcd, fake apiserver/controller-manager/scheduler.
 Deviations: the kubeadm-certs Secret is sealed with an HMAC-SHA256 stream construction instead
@@ -198,6 +204,11 @@ CMD_FLAGS: dict[str, list[fakelib.Flag]] = {
         F("kubeconfig-dir", default="/etc/kubernetes"),
     ],
     "certs certificate-key": [],
+    "config validate": [
+        F("allow-experimental-api", "bool"),
+        F("config"),
+        F("kubeconfig", default="/etc/kubernetes/admin.conf"),
+    ],
     "config images list": [
         F("config"),
         F("feature-gates"),
@@ -227,11 +238,30 @@ MIX_ALLOWED = {
     "yes",
 }
 
+
+def facts_for(version: str) -> dict[str, Any] | None:
+    """kubeadm's facts at this fake's release (tests/fakes/upstream/kubernetes/v1.MINOR.yaml), or None
+    for a release outside sealkit's support range (the built-in tables below then apply)."""
+    major, minor, _ = parse_version(version)
+    data = fakelib.upstream("kubernetes", f"v{major}.{minor}")
+    return data.get("kubeadm") if data else None
+
+
+def command_flags(cmd: str, version: str) -> list[fakelib.Flag]:
+    """The flags of ``kubeadm CMD`` at ``version``: from the release's data where it lists the command."""
+    facts = facts_for(version)
+    specs = (facts or {}).get("commands", {}).get(cmd)
+    if specs is None:
+        return CMD_FLAGS[cmd]
+    return [fakelib.flag_from_spec(str(s)) for s in specs]
+
+
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 ETC = "/etc/kubernetes"
 MANIFESTS = f"{ETC}/manifests"
 KUBELET_DIR = "/var/lib/kubelet"
 DEFAULT_CRI = "unix:///var/run/containerd/containerd.sock"
+DEFAULT_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 
 
 def hp(path: str) -> str:
@@ -375,7 +405,13 @@ def check_extra_args(value: Any, version: str, where: str) -> dict[str, str]:
     return dict(value)
 
 
-def load_config(path: str, kubeadm_version: str) -> Config:
+def load_config(path: str, kubeadm_version: str, *, strict: bool = False) -> Config:
+    """The --config file. With release data, field names come from the release's schema and an unknown
+    field is a warning (init/join/…: strictErrors=false) or, with ``strict`` (``kubeadm config
+    validate``), an error — kubernetes/kubernetes cmd/kubeadm/app/util/config/initconfiguration.go."""
+    facts = facts_for(kubeadm_version)
+    if facts is not None:
+        return load_config_from_facts(path, kubeadm_version, facts, strict)
     try:
         text = fakelib.read_text(hp(path))
     except OSError as exc:
@@ -429,10 +465,71 @@ def load_config(path: str, kubeadm_version: str) -> Config:
     return cfg
 
 
-def check_mixed(args: fakelib.ParsedArgs) -> None:
+def load_config_from_facts(path: str, version: str, facts: dict[str, Any], strict: bool) -> Config:
+    try:
+        text = fakelib.read_text(hp(path))
+    except OSError as exc:
+        raise Fail(f"unable to read config from {path!r} : {exc}") from exc
+    try:
+        docs = fakelib.yaml_load_all(text)
+    except fakelib.YamlError as exc:
+        raise Fail(f"error converting YAML to JSON: {exc}") from exc
+    minor = parse_version(version)[1]
+    cfg = Config()
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise Fail(f"{path}: every YAML document must be a mapping")
+        api, kind = str(doc.get("apiVersion", "")), str(doc.get("kind", ""))
+        group, _, short = api.rpartition("/")
+        if group != "kubeadm.k8s.io":
+            if (api, kind) in (
+                ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"),
+                ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"),
+            ):
+                cfg.docs[kind] = doc
+            else:
+                gvk = f"{api}, Kind={kind}"
+                say(f"[config] WARNING: Ignored configuration document with GroupVersionKind {gvk}")
+            continue
+        if api in facts.get("old_api_versions", []):
+            raise Fail(
+                f'your configuration file uses an old API spec: "{api}". Please use kubeadm v1.{minor - 1} '
+                "instead and run 'kubeadm config migrate --old-config old.yaml --new-config new.yaml', "
+                "which will write the new, similar spec using a newer API version."
+            )
+        schema = facts.get("schemas", {}).get(api)
+        if api not in facts.get("api_versions", []) or schema is None or kind not in schema["kinds"]:
+            raise Fail(f'no kind "{kind}" is registered for version "{api}" in scheme')
+        if kind in cfg.docs:
+            raise Fail(f'invalid configuration: kind "{kind}" is specified twice in YAML file')
+        body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+        for field_path in fakelib.unknown_fields(body, schema["kinds"][kind], schema["types"]):
+            msg = f'strict decoding error: unknown field "{field_path}"'
+            if strict:
+                raise Fail(f"{kind} {api}: {msg}")
+            fakelib.klog("warning", f"{msg} ({kind} {api})")
+        cfg.docs[kind] = doc
+        cfg.versions[kind] = short
+    return cfg
+
+
+def cmd_validate(args: fakelib.ParsedArgs, version: str) -> int:
+    """``kubeadm config validate --config``: strict decoding (unknown fields are errors)."""
+    if not args.get("config"):
+        raise Fail("the --config flag is mandatory")
+    load_config(args.get("config"), version, strict=True)
+    say("ok")
+    return 0
+
+
+def check_mixed(args: fakelib.ParsedArgs, version: str) -> None:
+    """ValidateMixedArguments: --config goes only with the allow-list (and skip-* flags)."""
     if not args.get("config"):
         return
-    bad = sorted(n for n in args.given if n not in MIX_ALLOWED and not n.startswith("skip-"))
+    allowed = set((facts_for(version) or {}).get("mix_with_config") or MIX_ALLOWED)
+    bad = sorted(n for n in args.given if n not in allowed and not n.startswith("skip-"))
     if bad:
         raise Fail(f"can not mix '--config' with arguments [{' '.join(bad)}]")
 
@@ -1138,7 +1235,13 @@ def create_token(
     usages: list[str],
     groups: list[str],
     description: str = "",
+    *,
+    fail_if_exists: bool = False,
 ) -> None:
+    """One bootstrap-token Secret. ``kubeadm init`` upserts (UpdateOrCreateTokens failIfExists=false);
+    ``kubeadm token create`` refuses an existing id (CreateNewTokens → failIfExists=true), whether the
+    token came from --config, the argument or was generated (kubernetes/kubernetes
+    cmd/kubeadm/app/phases/bootstraptoken/node/token.go)."""
     m = TOKEN_RE.match(token)
     if not m:
         raise Fail(
@@ -1159,12 +1262,21 @@ def create_token(
         "metadata": {"name": f"bootstrap-token-{m.group(1)}", "namespace": "kube-system"},
         "stringData": data,
     }
+    path = f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{m.group(1)}"
+    if fail_if_exists:
+        try:
+            client.request("GET", path)
+        except fakelib.HTTPStatusError as exc:
+            if exc.status != 404:
+                raise
+        else:
+            raise Fail(f'a token with id "{m.group(1)}" already exists')
     try:
         client.request("POST", "/api/v1/namespaces/kube-system/secrets", secret)
     except fakelib.HTTPStatusError as exc:
         if exc.status != 409:
             raise
-        client.request("PUT", f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{m.group(1)}", secret)
+        client.request("PUT", path, secret)
 
 
 def ensure(client: fakelib.KubeClient, path: str, obj: dict[str, Any]) -> None:
@@ -1272,7 +1384,7 @@ def endpoint_of(c: Cluster, advertise: str, port: int) -> str:
 
 
 def cmd_init(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     cfg = load_config(args.get("config"), version) if args.get("config") else Config()
     init = cfg.get("InitConfiguration")
     cl_doc = dict(cfg.get("ClusterConfiguration"))
@@ -1393,21 +1505,10 @@ def cmd_init(args: fakelib.ParsedArgs, version: str) -> int:
         say("[upload-certs] Skipping phase. Please see --upload-certs")
     if "mark-control-plane" not in skip:
         mark_control_plane(client, reg, timeout)
-    tokens = [t.get("token") for t in init.get("bootstrapTokens") or [] if t.get("token")]
-    if args.get("token"):
-        tokens = [args.get("token")]
-    if not tokens:
-        tokens = [new_token()]
-    ttl = fakelib.parse_duration(args.get("token-ttl") or "24h")
-    for t in tokens:
-        create_token(
-            client,
-            t,
-            ttl,
-            ["signing", "authentication"],
-            ["system:bootstrappers:kubeadm:default-node-token"],
-            "The default bootstrap token generated by 'kubeadm init'.",
-        )
+    specs = bootstrap_tokens(init, args.get("token") or "", args.get("token-ttl") or "24h0m0s")
+    for spec in specs:
+        create_token(client, **spec)
+    tokens = [str(spec["token"]) for spec in specs]
     if not args.get("skip-token-print"):
         say(f"[bootstrap-token] Using token: {tokens[0]}")
     ca_pem = fakelib.read_text(pki.p("ca.crt"))
@@ -1630,7 +1731,7 @@ def discover(endpoint: str, token: str, hashes: list[str], unsafe: bool, timeout
 
 
 def cmd_join(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     cfg = load_config(args.get("config"), version) if args.get("config") else Config()
     jc = cfg.get("JoinConfiguration")
     if args.get("config") and not jc:
@@ -1836,7 +1937,7 @@ def join_etcd_member(c: Cluster, reg: NodeReg, advertise: str) -> None:
 
 
 def cmd_reset(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     if not args.get("force"):
         sys.stdout.write("[reset] Are you sure you want to proceed? [y/N]: ")
         sys.stdout.flush()
@@ -1965,7 +2066,7 @@ def set_manifest_version(name: str, version: str) -> bool:
 
 
 def cmd_upgrade_apply(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     if not args.positional and not args.get("config"):
         raise Fail("missing one or more required arguments. Required arguments: [version]")
     target = args.positional[0] if args.positional else ""
@@ -2041,7 +2142,7 @@ def upgrade_local_node(c: Cluster, target: str, renewal: bool) -> None:
 
 
 def cmd_upgrade_node(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     kubeconfig = args.get("kubeconfig")
     if not os.path.exists(hp(kubeconfig)):
         kubeconfig = f"{ETC}/kubelet.conf"
@@ -2086,21 +2187,55 @@ def join_command(kubeconfig: str, token: str, cert_key: str) -> str:
     return cmd
 
 
+def bootstrap_tokens(init: dict[str, Any], flag_token: str, flag_ttl: str) -> list[dict[str, Any]]:
+    """InitConfiguration.bootstrapTokens with kubeadm's defaults (SetDefaults_BootstrapToken: ttl 24h,
+    usages signing+authentication, the default-node-token group; a token generated when none is given);
+    without a config the flags make the one token (kubernetes/kubernetes cmd/kubeadm/app/apis/
+    bootstraptoken/v1 and cmd/kubeadm/app/cmd/options/token.go)."""
+    given = init.get("bootstrapTokens")
+    docs = [dict(t) for t in given] if isinstance(given, list) and given else [{}]
+    if flag_token:
+        docs = [{"token": flag_token, "ttl": flag_ttl}]
+    out = []
+    for doc in docs:
+        ttl = str(doc.get("ttl") or flag_ttl)
+        out.append(
+            {
+                "token": str(doc.get("token") or new_token()),
+                "ttl": fakelib.parse_duration(ttl),
+                "usages": [str(u) for u in doc.get("usages") or ["signing", "authentication"]],
+                "groups": [str(g) for g in doc.get("groups") or [DEFAULT_TOKEN_GROUP]],
+                "description": str(doc.get("description") or ""),
+            }
+        )
+    return out
+
+
 def cmd_token(sub: str, args: fakelib.ParsedArgs, version: str) -> int:
     if sub == "generate":
         say(new_token())
         return 0
+    if sub == "create":
+        check_mixed(args, version)
     client = admin_client(args.get("kubeconfig"))
     if sub == "create":
-        token = args.positional[0] if args.positional else new_token()
-        create_token(
-            client,
-            token,
-            fakelib.parse_duration(args.get("ttl")),
-            args.get("usages"),
-            args.get("groups"),
-            args.get("description") or "",
-        )
+        if args.get("config"):
+            init = load_config(args.get("config"), version).get("InitConfiguration")
+            specs = bootstrap_tokens(init, "", "24h0m0s")
+        else:
+            token = args.positional[0] if args.positional else new_token()
+            specs = [
+                {
+                    "token": token,
+                    "ttl": fakelib.parse_duration(args.get("ttl")),
+                    "usages": args.get("usages"),
+                    "groups": args.get("groups"),
+                    "description": args.get("description") or "",
+                }
+            ]
+        for spec in specs:
+            create_token(client, **spec, fail_if_exists=True)
+        token = str(specs[0]["token"])
         if args.get("print-join-command"):
             say(join_command(args.get("kubeconfig"), token, args.get("certificate-key") or ""))
         else:
@@ -2257,7 +2392,7 @@ def cmd_version(args: fakelib.ParsedArgs, version: str) -> int:
 
 
 def cmd_images(args: fakelib.ParsedArgs, version: str) -> int:
-    check_mixed(args)
+    check_mixed(args, version)
     cfg = load_config(args.get("config"), version) if args.get("config") else Config()
     doc = cfg.get("ClusterConfiguration") or {
         "kubernetesVersion": args.get("kubernetes-version"),
@@ -2288,6 +2423,7 @@ COMMANDS = (
     "certs check-expiration",
     "certs renew",
     "certs certificate-key",
+    "config validate",
     "config images list",
 )
 GROUPS = {"upgrade", "token", "certs", "config", "config images"}
@@ -2331,11 +2467,12 @@ def main(argv: list[str], version: str) -> int:
             return 1
         say(f"kubeadm ({FAKE_MARK}): available commands: {', '.join(COMMANDS)}")
         return 0
-    fs = fakelib.FlagSet([*GLOBAL_FLAGS, *CMD_FLAGS[cmd]])
+    flags = command_flags(cmd, version)
+    fs = fakelib.FlagSet([*GLOBAL_FLAGS, *flags])
     try:
         args = fs.parse_pflag(rest)
         if args.get("help"):
-            say(f"kubeadm {cmd} ({FAKE_MARK}) flags: " + " ".join("--" + f.name for f in CMD_FLAGS[cmd]))
+            say(f"kubeadm {cmd} ({FAKE_MARK}) flags: " + " ".join("--" + f.name for f in flags))
             return 0
         if cmd == "init":
             return cmd_init(args, version)
@@ -2355,6 +2492,8 @@ def main(argv: list[str], version: str) -> int:
             return cmd_certs(cmd.split()[1], args, version)
         if cmd == "config images list":
             return cmd_images(args, version)
+        if cmd == "config validate":
+            return cmd_validate(args, version)
         return cmd_version(args, version)
     except fakelib.FlagError as exc:
         sys.stderr.write(f"{exc}\nTo see the stack trace of this error execute with --v=5 or higher\n")

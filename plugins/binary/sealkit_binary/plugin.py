@@ -26,6 +26,11 @@ them out of the unit means the unit's text does not depend on the membership at 
 
 Masters reach their own apiserver (``https://<own ip>:6443``); workers reach every apiserver through
 the HA endpoint (``ctx.endpoint()``, the node-local haproxy VIP by default).
+
+Supported releases: v1.34 – v1.36; every flag a unit renders is checked against each release's
+upstream facts (tests/fakes/upstream). ``/var/lib/etcd`` (masters) and ``/etc/cni/net.d`` holding
+data sealkit did not create are refused in preflight (``ownership.py``: ``SEALKIT_TAKE_OVER`` parks
+it, reset gives it back). LEDGER.md lists every command run on a host and its upstream source.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from sealkit.context import RuntimeInfo
 from sealkit.errors import PluginError, StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit.pki.model import Layout, LayoutInput, https_url
-from sealkit_binary import certs
+from sealkit_binary import certs, ownership
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef, RegistryInfo
@@ -96,6 +101,12 @@ CONTAINERD_MARKER = f"{STATE_DIR}/containerd-from-image"
 ETCD_TOKEN_MARKER = f"{STATE_DIR}/etcd-cluster-token"
 
 #: every path reset removes (besides units, binaries and containerd's files)
+#: the minors upstream maintains (the newest three) as far as the kubernetes/kubernetes snapshot shows
+#: (CHANGELOG-1.36.md has v1.36.0, CHANGELOG-1.37.md only v1.37.0-alpha.1); every flag the units
+#: render is checked against tests/fakes/upstream/kubernetes/<release>.yaml
+OLDEST_VERSION = "v1.34.0"
+NEWEST_VERSION = "v1.36.99"
+
 RESET_PATHS = (
     certs.CONF,
     KUBELET_DIR,
@@ -789,6 +800,14 @@ def etcd_cluster_token(ctx: ClusterContext) -> str:
     return ctx.state.secret("etcd-cluster-token", lambda: f"sealkit-{secrets.token_hex(12)}")
 
 
+def claimed_dirs(host: HostRef) -> list[ownership.Claimed]:
+    """Directories this runtime fills that may hold the host's own data (see ownership)."""
+    dirs = [ownership.Claimed("/etc/cni/net.d", "CNI config dir")]
+    if host.is_master:
+        dirs.insert(0, ownership.Claimed(ETCD_DATA_DIR, "etcd data dir"))
+    return dirs
+
+
 # ---------------------------------------------------------------------------------- the runtime
 @dataclass
 class _Changed:
@@ -816,6 +835,8 @@ class Runtime:
             master_ports=(6443, 2379, 2380, 2381, 10250, 10256, 10257, 10259),
             node_ports=(10250, 10256),
             description="Kubernetes the hard way: etcd and every component as systemd units",
+            oldest_version=OLDEST_VERSION,
+            newest_version=NEWEST_VERSION,
         )
 
     @hookimpl
@@ -840,20 +861,27 @@ class Runtime:
     # -------------------------------------------------------------------------------- preflight
     @hookimpl
     def sealkit_preflight(self, ctx: ClusterContext, host: HostRef) -> list[str]:
-        facts = parse_kv(host.conn.run(PREFLIGHT_SCRIPT, timeout=30).stdout)
+        claimed = claimed_dirs(host)
+        out = host.conn.run(
+            f"{PREFLIGHT_SCRIPT}; {ownership.probe_script('binary', claimed)}", timeout=30
+        ).stdout
+        facts = parse_kv(out)
         image_has = None
         if ctx.local_rootfs is not None:
             image_has = (Path(ctx.local_rootfs) / "bin" / "containerd").is_file()
         token = existing_etcd_cluster_token(ctx) if host.is_master else ""
-        return preflight_problems(
+        problems = preflight_problems(
             facts, is_master=host.is_master, token=token, image_has_containerd=image_has
         )
+        owned = ownership.parse_probe(out)
+        return problems + ownership.foreign(owned, claimed, ownership.take_over(ctx, host), host=host.ip)
 
     # ---------------------------------------------------------------------------------- prepare
     @hookimpl
     def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
         """Binaries for the host's role, containerd (the host's, else the image's) configured and
         running, and the etcd cluster token marker on masters."""
+        ownership.remember(host, "binary", claimed_dirs(host), ownership.take_over(ctx, host))
         self._install_binaries(ctx, host)
         self._ensure_containerd(ctx, host)
         if host.is_master:
@@ -1214,9 +1242,10 @@ class Runtime:
         else:
             self._give_back_containerd(host)
         hostops.restore_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
-        hostops.remove_paths(host, *RESET_PATHS, "/etc/cni/net.d")
-        if host.is_master:  # etcd's data; the directory itself may belong to the host's etcd package
-            hostops.clear_dir(host, ETCD_DATA_DIR)
+        hostops.remove_paths(host, *RESET_PATHS)
+        # the etcd data dir (masters) and the CNI config dir back to what the host had before, then
+        # the parents we created when they are empty
+        ownership.give_back(host, "binary", claimed_dirs(host))
         host.conn.run(
             "for d in /etc/cni /etc/containerd/certs.d; do "
             '[ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty "$d"; done',

@@ -488,10 +488,11 @@ def test_prepare_uses_the_hosts_containerd_and_writes_secrets_privately(tmp_path
     ctx.pm.hook.sealkit_prepare_host(ctx=ctx, host=host)
     content, mode = host.conn.files[binary.CONTAINERD_CONFIG]
     assert mode == 0o600
-    from sealkit.registry.service import credentials
+    from sealkit.registry.service import credentials, pull_credentials
 
-    password = credentials(ctx).password
+    password = pull_credentials(ctx).password  # hosts hold the read-only pull account
     assert password.encode() in content
+    assert credentials(ctx).password.encode() not in content  # never the push account
     assert not any(password in c for c in host.conn.commands)
     joined = "\n".join(host.conn.commands)
     assert binary.CONTAINERD_CONFIG_BACKUP in joined  # the host's own config is kept once
@@ -723,7 +724,9 @@ def test_reset_removes_everything_it_placed(tmp_path):
     assert "kube-proxy --cleanup" in joined
     assert "ctr -n k8s.io" in joined
     assert binary.CONTAINERD_CONFIG_BACKUP in joined  # the host's containerd gets its config back
-    assert "/var/lib/containerd" not in joined  # ...and keeps its data
+    for cmd in host.conn.commands:  # ...and keeps its data (removed only when our start made it)
+        if "rm -rf /var/lib/containerd" in cmd:
+            assert "grep -qxF absent=/var/lib/containerd" in cmd, cmd
 
 
 def test_reset_removes_an_image_containerd_entirely(tmp_path):

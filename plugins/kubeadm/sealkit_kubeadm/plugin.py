@@ -57,11 +57,13 @@ Images
 Join token and CA pin
   ``[a-z0-9]{6}.[a-z0-9]{16}``, generated once per cluster and kept in the cluster state (0600). It
   reaches hosts only inside 0600 kubeadm config files, never argv; ``kubeadm init`` gets
-  ``--skip-token-print``. It is created by ``kubeadm init`` (``bootstrapTokens``, ttl 24h) and
-  re-created before every join with ``kubeadm token create --config`` (idempotent: it updates the
-  Secret and restarts the ttl), so joins weeks later work and the token is not a permanent
+  ``--skip-token-print``. It is created by ``kubeadm init`` (``bootstrapTokens``, ttl 24h). Every
+  join gets a fresh token of its own from ``kubeadm token create --ttl 2h0m0s`` on a master (read
+  from its stdout, written only into the joining host's 0600 config): ``token create`` refuses an
+  id that exists (CreateNewTokens, failIfExists=true), so init's token cannot be re-created, and a
+  per-join token lets joins weeks later and parallel joins work; no token is a permanent
   credential. The CA pin is ``sha256:`` of the cluster CA's DER SubjectPublicKeyInfo, computed on
-  the controller (kubeadm's ``discovery-token-ca-cert-hash``).
+  the controller (kubeadm's ``discovery-token-ca-cert-hash``). See LEDGER.md for every command.
 
 Preflight
   kubeadm's own preflight runs in full: no ``--ignore-preflight-errors`` is passed by default,
@@ -69,6 +71,10 @@ Preflight
   ``net.ipv4.ip_forward=1`` and loads ``br_netfilter`` so the checks pass rather than skipping
   them). ``KUBEADM_IGNORE_PREFLIGHT_ERRORS`` in the cluster (or host) env is passed through as
   ``nodeRegistration.ignorePreflightErrors`` for machines below kubeadm's minimums (NumCPU, Mem).
+  sealkit's own preflight refuses a master whose ``/var/lib/etcd`` or a host whose
+  ``/etc/cni/net.d`` holds data it did not create (``ownership.py``; ``SEALKIT_TAKE_OVER`` parks
+  it for the cluster's life and reset gives it back), and a half-done init/join is reset only when
+  sealkit's own kubeadm config on the host shows that sealkit started it.
 
 Removal
   A master is deleted from a master that stays: ``kubectl drain``, ``kubectl delete node``, then
@@ -106,11 +112,17 @@ from sealkit.context import Endpoint, RuntimeInfo
 from sealkit.errors import PluginError, StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit.pki.model import Layout, LayoutInput
-from sealkit_kubeadm import certs
+from sealkit_kubeadm import certs, ownership
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef, RegistryInfo
     from sealkit.pki.model import FileSpec
+
+# ------------------------------------------------------------------------------------- support range
+#: the minors upstream maintains (the newest three) as far as the kubernetes/kubernetes snapshot
+#: shows: CHANGELOG-1.36.md has v1.36.0, CHANGELOG-1.37.md only v1.37.0-alpha.1
+OLDEST_VERSION = "v1.34.0"
+NEWEST_VERSION = "v1.36.99"
 
 # ------------------------------------------------------------------------------------------- paths
 BIN_DIR = "/usr/local/bin"
@@ -148,6 +160,7 @@ CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc")
 SYSCTL_FILE = "/etc/sysctl.d/99-sealkit-kubeadm.conf"
 MODULES_FILE = "/etc/modules-load.d/sealkit-kubeadm.conf"
 HOSTS_FILE = "/etc/hosts"
+CNI_CONF_DIR = "/etc/cni/net.d"
 
 #: marker in every file this plugin writes; reset recognises its own files by it
 MARK = "written by sealkit (runtime kubeadm)"
@@ -157,6 +170,8 @@ HOSTS_BEGIN = "# sealkit-kubeadm begin"
 HOSTS_END = "# sealkit-kubeadm end"
 
 TOKEN_TTL = "24h0m0s"
+#: a join's own token: long enough for kubeadm join (KUBEADM_TIMEOUT) and the kubelet's TLS bootstrap
+JOIN_TOKEN_TTL = "2h0m0s"
 TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 IGNORE_PREFLIGHT_ENV = "KUBEADM_IGNORE_PREFLIGHT_ERRORS"
 ETCD_PEER_PORT = 2380
@@ -569,8 +584,24 @@ def init_config_text(ctx: ClusterContext, host: HostRef) -> str:
     return render_documents(docs)
 
 
-def join_config_text(ctx: ClusterContext, host: HostRef, via: str) -> str:
-    return render_documents([join_configuration(ctx, host, join_token(ctx), via=via)])
+def join_config_text(ctx: ClusterContext, host: HostRef, via: str, token: str | None = None) -> str:
+    """``kubeadm-join.yaml``; ``token`` is the fresh one created for this join (the cluster's own
+    token from ``kubeadm init`` when None)."""
+    return render_documents([join_configuration(ctx, host, token or join_token(ctx), via=via)])
+
+
+def parse_created_token(output: str, host: str) -> str:
+    """The token ``kubeadm token create`` printed (its only stdout line); StepFailed otherwise."""
+    found = [w for w in output.split() if re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", w)]
+    if len(found) != 1:
+        raise StepFailed(
+            f"kubeadm token create printed {len(found)} bootstrap tokens, expected exactly one",
+            host=host,
+            step="kubeadm token create",
+            hint="run `kubeadm token create --kubeconfig /etc/kubernetes/admin.conf` on the first "
+            "master and check that the apiserver answers",
+        )
+    return found[0]
 
 
 # --------------------------------------------------------------------------------- units and files
@@ -774,6 +805,15 @@ def containerd_reset_script(ours: bool) -> str:
     )
 
 
+def claimed_dirs(host: HostRef) -> list[ownership.Claimed]:
+    """Directories kubeadm fills that may hold the host's own data: etcd's on masters (stacked etcd;
+    kubeadm's preflight DirAvailable--var-lib-etcd and reset's CleanDir act on it), CNI config."""
+    dirs = [ownership.Claimed(CNI_CONF_DIR, "CNI config dir")]
+    if host.is_master:
+        dirs.insert(0, ownership.Claimed(ETCD_DIR, "etcd data dir"))
+    return dirs
+
+
 # ------------------------------------------------------------------------------------------ plugin
 class Runtime:
     """Hook implementations of the kubeadm runtime."""
@@ -788,6 +828,8 @@ class Runtime:
             master_ports=(6443, 2379, 2380, 10250, 10257, 10259),
             node_ports=(10250,),
             description="kubeadm init/join on containerd; sealkit's PKI pre-placed",
+            oldest_version=OLDEST_VERSION,
+            newest_version=NEWEST_VERSION,
         )
 
     @hookimpl
@@ -830,6 +872,11 @@ class Runtime:
                 problems.append(f"Kubernetes {ctx.image_version}: kubeadm < 1.22 is not supported")
         except PluginError as err:
             problems.append(err.message)
+        claimed = claimed_dirs(host)
+        facts = ownership.parse_probe(
+            host.conn.run(ownership.probe_script("kubeadm", claimed), timeout=30).stdout
+        )
+        problems += ownership.foreign(facts, claimed, ownership.take_over(ctx, host), host=host.ip)
         shipped = self._shipped(ctx)
         if shipped is not None:
             missing = [b for b in BINARIES if b not in shipped]
@@ -853,6 +900,7 @@ class Runtime:
     # ------------------------------------------------------------------------------------ prepare
     @hookimpl
     def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
+        ownership.remember(host, "kubeadm", claimed_dirs(host), ownership.take_over(ctx, host))
         self._kernel_settings(ctx, host)
         self._ensure_containerd(ctx, host)
         for name in BINARIES:
@@ -966,9 +1014,9 @@ class Runtime:
             self._forget(control, host)
             self._wipe(ctx, host)
         self._set_alias(host, control.ip)  # until our own apiserver serves
-        self._refresh_token(ctx, control)
+        token = self._join_token(control, host)
         via = _hostport(control.ip, ctx.runtime.apiserver_port)
-        hostops.write_file(host, JOIN_CONFIG, join_config_text(ctx, host, via), 0o600)
+        hostops.write_file(host, JOIN_CONFIG, join_config_text(ctx, host, via, token), 0o600)
         self._kubeadm(host, f"join --config {JOIN_CONFIG}", "kubeadm join (control plane)")
         self._wait_ready(ctx, host)
         self._set_alias(host, host.ip)
@@ -987,9 +1035,9 @@ class Runtime:
             self._wipe(ctx, host)
         ep = ctx.endpoint()
         self._set_alias(host, ep.host)
-        self._refresh_token(ctx, control)
+        token = self._join_token(control, host)
         via = _hostport(ep.host, ep.port)
-        hostops.write_file(host, JOIN_CONFIG, join_config_text(ctx, host, via), 0o600)
+        hostops.write_file(host, JOIN_CONFIG, join_config_text(ctx, host, via, token), 0o600)
         self._kubeadm(host, f"join --config {JOIN_CONFIG}", "kubeadm join")
         self._wait_registered(control, host)
         return True
@@ -1026,11 +1074,7 @@ class Runtime:
             failures.append(f"kubeadm reset failed ({last[0]}): the cluster's containers may still run")
         host.conn.run(f"rm -rf {hostops.UNIT_DIR}/kubelet.service.d", timeout=60)
         hostops.remove_unit(host, KUBELET_UNIT)
-        hostops.remove_paths(
-            host, K8S_DIR, KUBELET_DIR, "/etc/cni/net.d", "/var/lib/cni", SYSCTL_FILE, MODULES_FILE,
-        )  # fmt: skip
-        if host.is_master:  # what `kubeadm reset` does: the stacked etcd's data, not the package's dir
-            hostops.clear_dir(host, ETCD_DIR)
+        hostops.remove_paths(host, K8S_DIR, KUBELET_DIR, "/var/lib/cni", SYSCTL_FILE, MODULES_FILE)
         for what, cmd in reset_steps():
             res = host.conn.run(cmd, check=False, timeout=300)
             if res.rc != 0:
@@ -1046,9 +1090,10 @@ class Runtime:
         if res.rc != 0:
             failures.append(f"containerd configuration or images left behind (rc={res.rc})")
         hostops.restore_unit_state(host, CONTAINERD_UNIT, hostops.CONTAINERD_RUNTIME_PATHS)
-        # containerd's CRI recreates its CNI conf dir on every start: remove it once containerd is
-        # back to the host's own state, and the parents sealkit created when they are empty
-        hostops.remove_paths(host, "/etc/cni/net.d")
+        # containerd's CRI recreates its CNI conf dir on every start: the claimed dirs (CNI config,
+        # etcd data) go back to what the host had once containerd is back to the host's own state
+        # (removed, emptied, or the parked content moved back), then the empty parents we created
+        ownership.give_back(host, "kubeadm", claimed_dirs(host))
         host.conn.run(
             "for d in /etc/cni /etc/containerd/certs.d; do "
             '[ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty "$d"; done',
@@ -1173,24 +1218,42 @@ class Runtime:
         if wanted != current:
             host.conn.put(wanted.encode(), HOSTS_FILE, mode=0o644)
 
-    def _refresh_token(self, ctx: ClusterContext, control: HostRef) -> None:
-        """(Re-)create the bootstrap token from a config file (never argv), restarting its ttl."""
-        hostops.write_file(control, INIT_CONFIG, init_config_text(ctx, control), 0o600)
-        self._kubeadm(
-            control,
-            f"token create --config {INIT_CONFIG} --kubeconfig {ADMIN_CONF} >/dev/null",
-            "kubeadm token create",
+    def _join_token(self, control: HostRef, host: HostRef) -> str:
+        """A fresh bootstrap token for one join, made on ``control``; it reaches ``host`` only in its
+        0600 join config. ``kubeadm token create`` refuses an id that exists (CreateNewTokens,
+        failIfExists), so the token ``kubeadm init`` made cannot be re-created; a new random one
+        per join is what upstream supports at every release, and joins running in parallel never
+        touch each other's token. It expires after JOIN_TOKEN_TTL (the tokencleaner deletes it)."""
+        description = f"sealkit join of {host.name}"
+        res = control.conn.run(
+            f"{PATH_ENV} {KUBEADM} token create --kubeconfig {ADMIN_CONF} --ttl {JOIN_TOKEN_TTL} "
+            f"--description {shlex.quote(description)}",
+            check=False,
             timeout=120,
         )
+        if res.rc != 0:
+            tail = " | ".join((res.stderr or "").strip().splitlines()[-5:])
+            raise StepFailed(
+                f"kubeadm token create failed (rc={res.rc}): {tail}",
+                host=control.ip,
+                step="kubeadm token create",
+                hint="check that the apiserver on this master answers (kubectl get --raw=/readyz)",
+            )
+        return parse_created_token(res.stdout, control.ip)
 
     def _leftovers(self, host: HostRef) -> list[str]:
-        """What an earlier kubeadm init/join left on the host."""
+        """What an earlier kubeadm init/join *of sealkit's* left on the host: nothing unless one of our
+        kubeadm configs (written just before ``kubeadm init|join`` runs, carrying MARK) says sealkit
+        started kubeadm here — a foreign cluster's files are for kubeadm's own preflight to refuse,
+        never for us to reset; etcd data only on a master."""
+        etcd = f'[ -n "$(ls -A {ETCD_DIR} 2>/dev/null)" ] && echo etcd-data; ' if host.is_master else ""
         out = host.conn.run(
+            f"grep -qsF '{MARK}' {INIT_CONFIG} {JOIN_CONFIG} || exit 0; "
             f"[ -e {KUBELET_CONF} ] && echo kubelet.conf; "
             # a join killed before the TLS bootstrap finished leaves only this (its preflight refuses it)
             f"[ -e {K8S_DIR}/bootstrap-kubelet.conf ] && echo bootstrap-kubelet.conf; "
             f'[ -n "$(ls -A {MANIFESTS} 2>/dev/null)" ] && echo manifests; '
-            f'[ -n "$(ls -A {ETCD_DIR} 2>/dev/null)" ] && echo etcd-data; true',
+            f"{etcd}true",
             timeout=30,
         ).stdout.split()
         return sorted(out)
@@ -1226,7 +1289,9 @@ class Runtime:
             "kubeadm reset (half-done host)",
             timeout=600,
         )
-        hostops.remove_paths(host, ETCD_DIR, MANIFESTS_PARKED)
+        hostops.remove_paths(host, MANIFESTS_PARKED)
+        if host.is_master:  # the stacked etcd's data (the dir itself may be the etcd package's)
+            hostops.clear_dir(host, ETCD_DIR)
         layout = self.sealkit_cert_specs(ctx=ctx, host=host)
         c = ctx.cluster.certs
         files = ctx.pki.render(layout, validity_days=c.validity_days, ca_validity_days=c.ca_validity_days)

@@ -25,6 +25,8 @@ REG = RegistryInfo("sealkit.hub", 5000, ("10.0.0.1",), "sealkit", "s3cret-pw")
 def _script(conn, containerd: str = DEBIAN_CONTAINERD) -> None:
     """Answers a real host would give: containerd's version and the current /etc/hosts."""
     conn.answer(r"containerd --version$", 0, containerd)
+    made = iter(f"join{n:02d}.{n:016d}" for n in range(100))
+    conn.responses.append((r"kubeadm token create ", lambda cmd: (0, next(made) + "\n")))
     conn.responses.append(
         (
             rf"^cat {HOSTS}$",
@@ -273,11 +275,11 @@ def test_bring_up_runs_kubeadm_with_config_files_only(tmp_path):
     ctx = _ctx(tmp_path)
     _bring_up(ctx)
     first, second, worker = (ctx.hosts[ip] for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"))
-    create = "token create --config /etc/kubernetes/kubeadm-init.yaml --kubeconfig /etc/kubernetes/admin.conf"
+    create = "token create --kubeconfig /etc/kubernetes/admin.conf --ttl 2h0m0s --description"
     assert _kubeadm_calls(first.conn) == [
         "init --config /etc/kubernetes/kubeadm-init.yaml --skip-token-print",
-        f"{create} >/dev/null",
-        f"{create} >/dev/null",
+        f"{create} 'sealkit join of host-1'",
+        f"{create} 'sealkit join of host-2'",
     ]
     assert _kubeadm_calls(second.conn) == ["join --config /etc/kubernetes/kubeadm-join.yaml"]
     assert _kubeadm_calls(worker.conn) == ["join --config /etc/kubernetes/kubeadm-join.yaml"]
@@ -296,13 +298,16 @@ def test_secrets_never_in_argv_and_config_files_private(tmp_path):
     from sealkit.registry.service import registry_info
 
     password = registry_info(ctx).password
+    join_tokens = [f"join{n:02d}.{n:016d}" for n in range(2)]  # what _script's token create printed
     for cmd in _all_commands(ctx):
-        assert token not in cmd and token.split(".")[1] not in cmd
+        for secret in (token, *join_tokens):
+            assert secret not in cmd and secret.split(".")[1] not in cmd
         assert password not in cmd
     for host in ctx.hosts.values():
         name = kubeadm.INIT_CONFIG if host.ip == "10.0.0.1" else kubeadm.JOIN_CONFIG
         content, mode = host.conn.files[name]
-        assert token.encode() in content and mode == 0o600
+        expected = token if host.ip == "10.0.0.1" else join_tokens[int(host.ip[-1]) - 2]
+        assert expected.encode() in content and mode == 0o600
         content, mode = host.conn.files[kubeadm.CONTAINERD_CONFIG]
         assert password.encode() in content and mode == 0o600
 
@@ -415,6 +420,7 @@ def test_half_joined_master_leaves_etcd_before_rejoining(tmp_path, monkeypatch):
     ctx = _ctx(tmp_path)
     first, second = ctx.hosts["10.0.0.1"], ctx.hosts["10.0.0.2"]
     _script(second.conn)
+    _script(first.conn)
     second.conn.answer(r"echo kubelet.conf", 0, "manifests\netcd-data\n")
     first.conn.answer(
         r"member list$",
@@ -470,6 +476,8 @@ def test_reset_runs_kubeadm_reset_then_removes_what_it_leaves(tmp_path):
         f"{other}{kubeadm.HOSTS_BEGIN}\n10.0.0.2 {kubeadm.APISERVER_NAME}\n{kubeadm.HOSTS_END}\n".encode(),
         0o644,
     )
+    # prepare recorded: no etcd dir, an empty CNI dir
+    host.conn.answer(r"^cat /var/lib/sealkit/prior/kubeadm\.paths", 0, "p0=absent\np1=empty 755 0 0\n")
     kubeadm.Runtime().sealkit_reset_host(ctx=ctx, host=host)
     cmds = host.conn.commands
     assert (
@@ -485,7 +493,9 @@ def test_reset_runs_kubeadm_reset_then_removes_what_it_leaves(tmp_path):
     ):  # fmt: skip
         assert leftover in joined, leftover
     assert host.conn.files[HOSTS][0].decode() == other
-    assert "/var/lib/containerd" not in joined, "the host's own containerd keeps its data"
+    for cmd in cmds:  # the host's own containerd keeps its data (removed only when we made it)
+        if "rm -rf /var/lib/containerd" in cmd:
+            assert "grep -qxF absent=/var/lib/containerd" in cmd, cmd
 
 
 def test_reset_removes_the_containerd_it_installed(tmp_path):
