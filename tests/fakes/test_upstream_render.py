@@ -52,7 +52,11 @@ def test_every_supported_release_has_data_with_provenance() -> None:
 
 def test_the_embedded_copy_in_fakelib_is_the_data_files() -> None:
     """A bundled fake carries EMBEDDED_UPSTREAM; regenerate with upstream/kubernetes/embed.py."""
-    files = {f"kubernetes/{p.stem}": p.read_text() for p in sorted((UPSTREAM / "kubernetes").glob("v*.yaml"))}
+    files = {
+        f"{tool}/{p.stem}": p.read_text()
+        for tool in ("kubernetes", "k0s")
+        for p in sorted((UPSTREAM / tool).glob("v*.yaml"))
+    }
     assert files == fakelib.EMBEDDED_UPSTREAM
 
 

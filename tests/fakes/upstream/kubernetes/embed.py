@@ -16,9 +16,17 @@ FAKELIB = HERE.parents[1] / "fakelib.py"
 MARK = "EMBEDDED_UPSTREAM: dict[str, str] = "
 
 
+#: the tools whose per-release data the bundled fakes carry (``upstream/<tool>/v*.yaml``)
+TOOLS = ("kubernetes", "k0s")
+
+
 def embedded() -> dict[str, str]:
-    """``{"kubernetes/v1.34": text, …}`` of the data files here."""
-    return {f"kubernetes/{p.stem}": p.read_text(encoding="utf-8") for p in sorted(HERE.glob("v*.yaml"))}
+    """``{"kubernetes/v1.34": text, "k0s/v1.33.1+k0s.0": text, …}`` of the data files."""
+    return {
+        f"{tool}/{p.stem}": p.read_text(encoding="utf-8")
+        for tool in TOOLS
+        for p in sorted((HERE.parent / tool).glob("v*.yaml"))
+    }
 
 
 def main() -> int:
