@@ -8,22 +8,33 @@ resumes from there and converges.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import socket
+import time
 import uuid
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sealkit.cluster import Cluster, cluster_from_flags, load_clusterfile, validate
+from sealkit.cluster import SSH, Cluster, Host, cluster_from_flags, load_clusterfile, validate
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import certs as certs_phase
 from sealkit.engine import distribute, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
-from sealkit.errors import CheckFailed, ConnectError, PluginError, SealkitError, StepFailed, UsageError
+from sealkit.errors import (
+    CheckFailed,
+    ConnectError,
+    HostKeyChanged,
+    PluginError,
+    SealkitError,
+    StepFailed,
+    UsageError,
+)
+from sealkit.registry.service import REMOVING_LABEL
 from sealkit.state import ClusterState
 
 log = logging.getLogger("sealkit.engine")
@@ -42,10 +53,12 @@ def run(
     key_passphrase: str | None,
     port: int | None,
     env: list[str],
+    save_secrets: bool = False,
 ) -> dict[str, Any]:
     """``sealkit run``: build the desired cluster from flags (or the saved Clusterfile) and converge.
 
     The saved Clusterfile is read under the cluster lock, like in every command that changes a cluster.
+    Passwords are saved only with ``save_secrets`` (see :func:`_without_secrets`).
     """
     state = ClusterState(options.cluster)
     flags = (
@@ -70,12 +83,13 @@ def run(
     with state.lock():
         if flags is not None:
             desired = _merge_into_saved(state, flags) if state.exists() else flags
+            desired = _with_env_password(desired, password)
         elif state.exists():
-            desired = state.load_clusterfile()
+            desired = _load_saved(state)
             desired = replace(desired, images=_merge_images(desired.images, images))
         else:  # removed by a reset that held the lock meanwhile
             raise _no_hosts(options)
-        return _converge_locked(options, desired, state)
+        return _converge_locked(options, desired, state, save_secrets=save_secrets)
 
 
 def _no_hosts(options: Options) -> UsageError:
@@ -85,13 +99,14 @@ def _no_hosts(options: Options) -> UsageError:
     )
 
 
-def apply(options: Options, *, clusterfile: str) -> dict[str, Any]:
+def apply(options: Options, *, clusterfile: str, save_secrets: bool = False) -> dict[str, Any]:
     """``sealkit apply -f``: make the cluster match the file (install, scale up/down, upgrade)."""
-    desired = load_clusterfile(clusterfile)
+    desired = _with_env_password(load_clusterfile(clusterfile))
     name = options.cluster if options.cluster != "default" else (desired.name or "default")
     state = ClusterState(name)
     options = replace(options, cluster=name)
-    return converge(options, desired, state)
+    with state.lock():
+        return _converge_locked(options, desired, state, save_secrets=save_secrets)
 
 
 def add(
@@ -104,11 +119,17 @@ def add(
     key: str | None,
     key_passphrase: str | None,
     port: int | None,
+    save_secrets: bool = False,
 ) -> dict[str, Any]:
-    """``sealkit add``: append hosts to the saved Clusterfile and converge (only new hosts change)."""
+    """``sealkit add``: append hosts to the saved Clusterfile and converge (only new hosts change).
+
+    A host that a failed ``add`` left pending (saved, never joined) may be given again: this finishes it.
+    """
     state = _existing_state(options)
     with state.lock():
-        return _add_locked(options, state, masters, nodes, user, password, key, key_passphrase, port)
+        return _add_locked(
+            options, state, masters, nodes, user, password, key, key_passphrase, port, save_secrets
+        )
 
 
 def _add_locked(
@@ -121,8 +142,9 @@ def _add_locked(
     key: str | None,
     key_passphrase: str | None,
     port: int | None,
+    save_secrets: bool = False,
 ) -> dict[str, Any]:
-    saved = _saved(options, state)
+    saved = _with_env_password(_saved(options, state), password)
     extra = cluster_from_flags(
         masters=masters,
         nodes=nodes,
@@ -144,15 +166,17 @@ def _add_locked(
                 replace(h, ssh=replace(saved.ssh, port=h.port if port is None else port)) for h in extra.hosts
             ],
         )
-    known = {h.ip for h in saved.hosts}
-    dup = [h.ip for h in extra.hosts if h.ip in known]
+    applied = Applied.load(state.dir)
+    dup = [h.ip for h in extra.hosts if applied.joined(h.ip)]
     if dup:
         raise UsageError(
             f"already in cluster {options.cluster}: {', '.join(dup)}",
             hint="sealkit status lists the cluster's hosts",
         )
-    desired = replace(saved, hosts=[*saved.hosts, *extra.hosts])
-    return _converge_locked(options, desired, state)
+    # a host a failed add left pending is finished by the same command: its new spec replaces the saved one
+    retried = {h.ip for h in extra.hosts}
+    desired = replace(saved, hosts=[*[h for h in saved.hosts if h.ip not in retried], *extra.hosts])
+    return _converge_locked(options, desired, state, save_secrets=save_secrets)
 
 
 def delete(options: Options, *, masters: str, nodes: str) -> dict[str, Any]:
@@ -177,20 +201,37 @@ def _delete_locked(options: Options, state: ClusterState, gone: set[str]) -> dic
     return _converge_locked(options, desired, state)
 
 
-def reset(options: Options) -> dict[str, Any]:
-    """``sealkit reset``: every plugin removes what it put on every host; the controller forgets it."""
+def reset(options: Options, *, forget: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """``sealkit reset``: every plugin removes what it put on every host; the controller forgets it.
+
+    With ``--force`` unreachable hosts do not stop the others' reset, but the cluster's state is kept for
+    them (a later ``reset`` cleans them) and the reset fails naming them — unless they are in ``forget``,
+    which drops them from the state without cleaning (the operator cleans or reinstalls them).
+    """
     state = _existing_state(options)
     with state.lock():
         saved = _saved(options, state)
+        unknown = sorted(set(forget) - {h.ip for h in saved.hosts})
+        if unknown:
+            raise UsageError(
+                f"not in cluster {options.cluster}: {', '.join(unknown)}",
+                hint="--forget names hosts of the cluster (sealkit status lists them)",
+            )
         runtime = select_runtime(options, saved, {})
         with open_context(options, saved, state, runtime=runtime) as ctx:
-            return _reset_locked(options, state, saved, ctx)
+            return _reset_locked(options, state, saved, ctx, forget=set(forget))
 
 
 def _reset_locked(
-    options: Options, state: ClusterState, saved: Cluster, ctx: ClusterContext
+    options: Options,
+    state: ClusterState,
+    saved: Cluster,
+    ctx: ClusterContext,
+    *,
+    forget: set[str] | None = None,
 ) -> dict[str, Any]:
-    reachable = _connect(ctx, saved.hosts, tolerate=options.force)
+    forget = forget or set()
+    reachable = _connect(ctx, [h for h in saved.hosts if h.ip not in forget], tolerate=options.force)
     plan = Plan("reset")
     plan.add(
         "reset",
@@ -200,11 +241,28 @@ def _reset_locked(
     if options.dry_run:
         return plan.as_dict()
     _execute(ctx, state, plan)
-    state.remove()
-    return {
-        "reset": sorted(h.ip for h in reachable),
-        "unreachable": sorted({h.ip for h in saved.hosts} - {h.ip for h in reachable}),
+    done = {h.ip for h in reachable}
+    left = sorted({h.ip for h in saved.hosts} - done - forget, key=_ip_key)
+    result = {
+        "reset": sorted(done, key=_ip_key),
+        "unreachable": left,
+        "forgotten": sorted(forget, key=_ip_key),
     }
+    if not left:
+        state.remove()
+        return result
+    # the unreachable hosts still carry sealkit's files: keep the state a later `reset` needs to clean them
+    applied = Applied.load(state.dir)
+    for ip in done | forget:
+        applied.hosts.pop(ip, None)
+    applied.save(state.dir)
+    raise ConnectError(
+        f"reset {len(done)} host(s); {len(left)} unreachable, still holding sealkit's files: "
+        + ", ".join(left),
+        step="reset",
+        hint="the cluster's state is kept for them: run `sealkit reset --force` again once they are up, or "
+        f"`sealkit reset --force --forget {','.join(left)}` to drop them without cleaning",
+    )
 
 
 def upgrade(options: Options, *, image: str) -> dict[str, Any]:
@@ -227,21 +285,64 @@ def _saved(options: Options, state: ClusterState) -> Cluster:
             f"no cluster named {options.cluster!r}",
             hint="sealkit run/apply creates one; --cluster NAME selects another",
         )
-    return state.load_clusterfile()
+    return _load_saved(state)
+
+
+#: the SSH password the operator exports; it wins over anything saved (the CLI's -p reads it too)
+PASSWORD_ENV = "SEALKIT_SSH_PASSWORD"
+
+
+def _load_saved(state: ClusterState) -> Cluster:
+    """The saved Clusterfile with the operator's ``$SEALKIT_SSH_PASSWORD`` applied over it."""
+    return _with_env_password(state.load_clusterfile())
+
+
+def _with_env_password(cluster: Cluster, password: str | None = None) -> Cluster:
+    """``password`` (given on this command line) or else ``$SEALKIT_SSH_PASSWORD`` (when set) replaces every
+    saved SSH password; sudo passwords derived from it follow (``sudo_passwd=None`` re-derives them)."""
+    password = password or os.environ.get(PASSWORD_ENV)
+    if not password:
+        return cluster
+
+    def over(ssh: SSH) -> SSH:
+        derived = ssh.sudo_passwd is None or ssh.sudo_passwd == ssh.passwd
+        return replace(ssh, passwd=password, sudo_passwd=None if derived else ssh.sudo_passwd)
+
+    return replace(cluster, ssh=over(cluster.ssh), hosts=[replace(h, ssh=over(h.ssh)) for h in cluster.hosts])
+
+
+def _without_secrets(cluster: Cluster) -> Cluster:
+    """What is saved as the cluster's Clusterfile: without SSH, key and sudo passwords, which stay with the
+    operator (``$SEALKIT_SSH_PASSWORD``, flags) unless they ask to save them (``save_secrets``)."""
+
+    def strip(ssh: SSH) -> SSH:
+        return replace(ssh, passwd=None, pk_passwd=None, sudo_passwd=None)
+
+    return replace(
+        cluster, ssh=strip(cluster.ssh), hosts=[replace(h, ssh=strip(h.ssh)) for h in cluster.hosts]
+    )
+
+
+def _save(state: ClusterState, cluster: Cluster, save_secrets: bool) -> None:
+    state.save_clusterfile(cluster if save_secrets else _without_secrets(cluster))
 
 
 # ---------------------------------------------------------------------------------------- converge
-def converge(options: Options, desired: Cluster, state: ClusterState) -> dict[str, Any]:
+def converge(
+    options: Options, desired: Cluster, state: ClusterState, *, save_secrets: bool = False
+) -> dict[str, Any]:
     """Plan desired vs applied, then execute: delete, install/join, upgrade, in that order.
 
     Takes the cluster lock; callers that read saved state to build ``desired`` hold it already and call
     :func:`_converge_locked` (a second ``flock`` on the lock file would refuse the process's own run).
     """
     with state.lock():
-        return _converge_locked(options, desired, state)
+        return _converge_locked(options, desired, state, save_secrets=save_secrets)
 
 
-def _converge_locked(options: Options, desired: Cluster, state: ClusterState) -> dict[str, Any]:
+def _converge_locked(
+    options: Options, desired: Cluster, state: ClusterState, *, save_secrets: bool = False
+) -> dict[str, Any]:
     for warning in validate(desired):
         log.warning("warning: %s", warning)
     if not desired.images:
@@ -264,17 +365,17 @@ def _converge_locked(options: Options, desired: Cluster, state: ClusterState) ->
     saved = state.load_clusterfile() if state.exists() else None
     if upgrade_to is None:  # an upgrade renders every host's templates anew
         _warn_env_change(saved, desired, applied)
-    removed = [
-        h
-        for h in (saved.hosts if saved else [])
-        if h.ip not in {d.ip for d in desired.hosts} and applied.hosts.get(h.ip)
-    ]
+    # hosts that joined, and hosts a failed add left pending (their reset undoes what that add began)
+    removed = [h for h in (saved.hosts if saved else []) if h.ip not in {d.ip for d in desired.hosts}]
     everyone = desired.hosts + removed
+    # the run's view marks the hosts it removes: they stay in ctx.cluster to be drained and reset, but
+    # no longer count as registry hosts or LB backends
+    marked = [replace(h, labels={**h.labels, REMOVING_LABEL: "true"}) for h in removed]
     with open_context(
         options,
         # the image's ENV are defaults for hooks, templates and scripts; they are not saved in the
         # Clusterfile, so the next image's defaults apply after an upgrade
-        replace(desired, hosts=everyone, env={**image.env, **desired.env}),
+        replace(desired, hosts=[*desired.hosts, *marked], env={**image.env, **desired.env}),
         state,
         runtime=runtime,
         image_ref=image.ref,
@@ -284,13 +385,17 @@ def _converge_locked(options: Options, desired: Cluster, state: ClusterState) ->
         plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
         if options.dry_run:
             return plan.as_dict()
-        needed = sorted(plan.touched_hosts() | {ctx.cluster.masters[0].ip}, key=_ip_key)
-        _connect(
-            ctx,
-            [h for h in everyone if h.ip in needed],
-            tolerate=options.force,
-            optional={h.ip for h in removed},
-        )
+        # saved before any host is contacted: whatever fails from here on, `status` shows the hosts (the
+        # ones not joined as pending) and `reset` can clean them
+        _save(state, replace(desired, hosts=everyone), save_secrets)
+        _connect_for_plan(ctx, plan, everyone, applied, removed, force=options.force)
+        behind = sorted(upgrade_hosts(plan) - set(ctx.hosts), key=_ip_key)
+        if behind:  # down while the cluster upgrades: they keep their version; the next run upgrades them
+            log.warning(
+                "warning: not upgrading %s (unreachable): it keeps its version until a run reaches it",
+                ", ".join(behind),
+            )
+            plan = build_plan(ctx, desired, applied, removed, image, upgrade_to, skip=frozenset(behind))
         _preflight(
             ctx,
             [ctx.hosts[h.ip] for h in desired.hosts if h.ip in ctx.hosts and not applied.joined(h.ip)],
@@ -300,14 +405,13 @@ def _converge_locked(options: Options, desired: Cluster, state: ClusterState) ->
             applied.image = image.ref
             applied.version = image.version
             applied.save(state.dir)
-        state.save_clusterfile(replace(desired, hosts=everyone))
         run_id = _execute(ctx, state, plan, applied=applied)
         applied = Applied.load(state.dir)
         for h in removed:
             applied.hosts.pop(h.ip, None)
         applied.image, applied.version = image.ref, image.version
         applied.save(state.dir)
-        state.save_clusterfile(desired)
+        _save(state, desired, save_secrets)
         return {
             "cluster": options.cluster,
             "runtime": runtime,
@@ -317,6 +421,7 @@ def _converge_locked(options: Options, desired: Cluster, state: ClusterState) ->
             "masters": [h.ip for h in desired.masters],
             "nodes": [h.ip for h in desired.nodes],
             "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
+            "not_upgraded": behind,
             "bytes_sent": distribute.bytes_sent(ctx),
         }
 
@@ -345,8 +450,14 @@ def build_plan(
     removed: list,
     image: images.ResolvedImage,
     upgrade_to: str | None,
+    skip: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Desired vs applied → phases. Pure with respect to hosts: only closures are built here."""
+    """Desired vs applied → phases. Pure with respect to hosts: only closures are built here.
+
+    The upgrade phases leave out the hosts in ``skip`` (down while the cluster upgrades: they keep their
+    version) and take up joined hosts still behind the image (``lagging_hosts``), so the run after such a
+    host is back upgrades it.
+    """
     plan = Plan("converge")
     new = [h for h in desired.hosts if not applied.joined(h.ip)]
     new_masters = [h for h in new if "master" in h.roles]
@@ -359,8 +470,12 @@ def build_plan(
     masters_changed = bool(new_masters or removed_masters) and not needs_init
     old_nodes = [h for h in desired.nodes if applied.joined(h.ip)]
 
-    # scale down first: drain against a master that stays, then reset the removed hosts
-    plan.add("drain", SERIAL, [Step("drain", h.ip, partial(_drain, ctx, h.ip)) for h in removed])
+    # scale down first: drain (hosts that joined) against a master that stays, then reset the removed hosts
+    plan.add(
+        "drain",
+        SERIAL,
+        [Step("drain", h.ip, partial(_drain, ctx, h.ip)) for h in removed if applied.joined(h.ip)],
+    )
     plan.add(
         "reset",
         PARALLEL,
@@ -381,12 +496,21 @@ def build_plan(
         [Step("certs", ip, partial(certs_phase.install_host_certs, ctx, ip)) for ip in fresh],
     )
     plan.add("prepare", PARALLEL, [Step("prepare", ip, partial(_prepare, ctx, ip)) for ip in fresh])
-    if fresh:
+    behind = {} if upgrade_to else lagging_hosts(desired, applied, image.version)
+    if fresh or upgrade_to or behind:  # new hosts (maybe a new registry) or a new image's container images
         plan.add("images", CLUSTER, [Step("sync-images", None, partial(_sync_images, ctx))])
+    if fresh:
         plan.add(
             "mirrors",
             PARALLEL,
             [Step("mirror-config", ip, partial(_mirror_config, ctx, ip)) for ip in fresh],
+        )
+    if not needs_init and registry_set_changed(ctx, fresh, removed):
+        old = [h.ip for h in desired.hosts if applied.joined(h.ip) and h.ip not in fresh]
+        plan.add(
+            REGISTRY_CONFIG_PHASE,
+            CLUSTER,
+            [Step("registry-config", None, partial(_refresh_registry_config, ctx, old))],
         )
     plan.add(
         "image-init",
@@ -415,8 +539,13 @@ def build_plan(
         PARALLEL,
         [Step("join-node", h.ip, partial(_join_node, ctx, h.ip)) for h in new_nodes],
     )
-    if upgrade_to:
-        old = [h for h in desired.hosts if applied.joined(h.ip)]
+    if upgrade_to or behind:
+        to_version = upgrade_to or image.version
+        if upgrade_to:
+            since = {h.ip: applied.version for h in desired.hosts if applied.joined(h.ip)}
+        else:
+            since = behind
+        old = [h for h in desired.hosts if h.ip in since and h.ip not in skip]
         plan.add(
             "distribute-upgrade",
             CLUSTER,
@@ -431,7 +560,7 @@ def build_plan(
             "upgrade-masters",
             SERIAL,
             [
-                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, applied.version, upgrade_to))
+                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, since[h.ip], to_version))
                 for h in old
                 if "master" in h.roles
             ],
@@ -440,12 +569,36 @@ def build_plan(
             "upgrade-nodes",
             PARALLEL,
             [
-                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, applied.version, upgrade_to))
+                Step("upgrade", h.ip, partial(_upgrade, ctx, h.ip, since[h.ip], to_version))
                 for h in old
                 if "master" not in h.roles
             ],
         )
     return plan
+
+
+#: phases whose hosts may be down: such a host is left out of the upgrade and keeps its version
+UPGRADE_PHASES = ("render-upgrade", "upgrade-masters", "upgrade-nodes")
+
+
+def lagging_hosts(desired: Cluster, applied: Applied, version: str) -> dict[str, str]:
+    """Joined hosts whose recorded version is behind ``version`` (down during an upgrade): ``{ip: their
+    version}``. A host more than one minor behind is a UsageError naming the step to take."""
+    out: dict[str, str] = {}
+    if not version:
+        return out
+    for h in desired.hosts:
+        mine = applied.hosts[h.ip].version if applied.joined(h.ip) else ""
+        if mine and versions.plan_upgrade(mine, version):
+            out[h.ip] = mine
+    return out
+
+
+def upgrade_hosts(plan: Plan) -> set[str]:
+    """Hosts the plan touches only to upgrade them."""
+    upgrading = {s.host for p in plan.phases if p.name in UPGRADE_PHASES for s in p.steps if s.host}
+    other = {s.host for p in plan.phases if p.name not in UPGRADE_PHASES for s in p.steps if s.host}
+    return upgrading - other
 
 
 # ------------------------------------------------------------------------------------------- steps
@@ -503,12 +656,69 @@ def _prepare(ctx: ClusterContext, ip: str) -> None:
     ctx.pm.hook.sealkit_prepare_host(ctx=ctx, host=ctx.hosts[ip])
 
 
+#: the cluster-level phase that tells the hosts already in the cluster about a changed set of registries
+REGISTRY_CONFIG_PHASE = "registry-config"
+
+
+def registry_set_changed(ctx: ClusterContext, fresh: list[str], removed: list[Host]) -> bool:
+    """Whether this run adds or removes a registry host (a master, by default)."""
+    runs_it = {h.ip for h in ctx.cluster.registry_hosts}
+    return bool(runs_it & ({*fresh} | {h.ip for h in removed}))
+
+
 def _sync_images(ctx: ClusterContext) -> None:
     """The controller pushes through the registry's read-write instance with the push account; hosts only
-    ever get the read-only instance and the pull account (``_mirror_config``)."""
+    ever get the read-only instance and the pull account (``_mirror_config``).
+
+    Every registry host that is up gets the images; one this run could not reach over SSH (a dead master)
+    is left out and named: hosts pull from the others meanwhile, and the next run that reaches it syncs it.
+    """
     from sealkit.registry.service import push_registry_info
 
-    ctx.pm.hook.sealkit_sync_images(ctx=ctx, registry=push_registry_info(ctx))
+    info = push_registry_info(ctx)
+    up = tuple(ip for ip in info.hosts if ip in ctx.hosts)
+    down = [ip for ip in info.hosts if ip not in up]
+    if not up:
+        raise ConnectError(
+            f"no registry host is reachable ({', '.join(down)})",
+            step="sync-images",
+            hint="bring at least one master up (sealkit status says why each is unreachable), then re-run",
+        )
+    if down:
+        log.warning(
+            "warning: images not synced to the registry on %s (unreachable); hosts pull from %s meanwhile, "
+            "the next run that reaches it syncs it",
+            ", ".join(down),
+            ", ".join(up),
+        )
+    ctx.pm.hook.sealkit_sync_images(ctx=ctx, registry=replace(info, hosts=up))
+
+
+def _refresh_registry_config(ctx: ClusterContext, ips: list[str]) -> None:
+    """The hosts already in the cluster learn the new set of registries: the /etc/hosts block of the stable
+    name and their runtime's mirror config (content-addressed: unchanged files are not sent). Hosts that
+    are down are named and left for the next change; a failure on a host that is up is an error."""
+    from sealkit.registry import hosts as hostsfile
+    from sealkit.registry.service import hosts_entries, registry_info
+
+    info = registry_info(ctx)
+    up = [ctx.hosts[ip] for ip in ips if ip in ctx.hosts]
+    down = [ip for ip in ips if ip not in ctx.hosts]
+    if down:
+        log.warning("warning: registry list not updated on %s (unreachable)", ", ".join(down))
+
+    def refresh(host: HostRef) -> None:
+        hostsfile.ensure_hosts_entry(host, hosts_entries(info, host.ip))
+        _mirror_config(ctx, host.ip)
+
+    failed = {ip: r for ip, r in for_each_host(ctx, up, refresh).items() if isinstance(r, BaseException)}
+    if failed:
+        lines = "\n".join(f"  - {ip}: {err}" for ip, err in sorted(failed.items()))
+        raise StepFailed(
+            f"the registry list could not be updated on {len(failed)} host(s):\n{lines}",
+            step="registry-config",
+            hint="fix the hosts named above, then re-run the same command",
+        )
 
 
 def _mirror_config(ctx: ClusterContext, ip: str) -> None:
@@ -549,16 +759,11 @@ def _join_node(ctx: ClusterContext, ip: str) -> None:
 
 def lb_backends(ctx: ClusterContext) -> list:
     from sealkit.context import Endpoint
+    from sealkit.registry.service import is_removing
 
     return [
-        Endpoint(h.ip, ctx.runtime.apiserver_port)
-        for h in ctx.cluster.masters
-        if h.ip in {d.ip for d in ctx.cluster.hosts} and not _is_removed(ctx, h.ip)
+        Endpoint(h.ip, ctx.runtime.apiserver_port) for h in ctx.cluster.masters if not is_removing(ctx, h.ip)
     ]
-
-
-def _is_removed(ctx: ClusterContext, ip: str) -> bool:
-    return ip in ctx.hosts and ctx.hosts[ip].facts.get("removed", False) is True
 
 
 def _configure_lb(ctx: ClusterContext, ip: str) -> None:
@@ -635,6 +840,56 @@ def _execute(ctx: ClusterContext, state: ClusterState, plan: Plan, applied: Appl
     return run_id
 
 
+def _connect_for_plan(
+    ctx: ClusterContext,
+    plan: Plan,
+    everyone: list[Host],
+    applied: Applied,
+    removed: list[Host],
+    *,
+    force: bool,
+) -> None:
+    """Connect what the plan needs. Hosts it touches must answer (unless being removed, or ``--force``);
+    the cluster's other masters and registry hosts are asked too but may be down — a live master stands
+    in for a dead first one, and every registry that answers gets the images — as are the joined hosts
+    when the set of registries changes."""
+    touched = plan.touched_hosts()
+    gone = {h.ip for h in removed}
+    _connect(
+        ctx, [h for h in everyone if h.ip in touched], tolerate=force, optional=gone | upgrade_hosts(plan)
+    )
+    if not plan.phases:
+        extra = {h.ip for h in ctx.cluster.masters[:1]}
+    else:
+        extra = {h.ip for h in ctx.cluster.masters} | {h.ip for h in ctx.cluster.registry_hosts}
+        if any(p.name == REGISTRY_CONFIG_PHASE for p in plan.phases):
+            extra |= {h.ip for h in everyone if applied.joined(h.ip)}
+    extra -= gone | set(ctx.hosts)
+    _connect(ctx, [h for h in everyone if h.ip in extra], tolerate=True)
+    if applied.initialized and plan.phases:
+        _live_first_master(ctx, applied)
+
+
+def _live_first_master(ctx: ClusterContext, applied: Applied) -> None:
+    """Hooks join through ``ctx.first_master``: when the Clusterfile's first master is down, the first one
+    that is up and joined takes its place in this run's view (the saved Clusterfile keeps its order)."""
+    from sealkit.registry.service import is_removing
+
+    masters = [h for h in ctx.cluster.masters if not is_removing(ctx, h.ip)]
+    if masters and masters[0].ip in ctx.hosts:
+        return
+    live = next((h for h in masters if h.ip in ctx.hosts and applied.joined(h.ip)), None)
+    if live is None:
+        raise ConnectError(
+            "no master of the cluster is reachable: " + ", ".join(h.ip for h in masters),
+            step="connect",
+            hint="bring a master up (sealkit status says why each is unreachable), then re-run",
+        )
+    first = masters[0].ip if masters else "-"
+    log.warning("warning: the first master %s is down; %s stands in for it", first, live.ip)
+    ctx.cluster = replace(ctx.cluster, hosts=[live, *[h for h in ctx.cluster.hosts if h.ip != live.ip]])
+
+
 def _connect(ctx: ClusterContext, hosts: list, *, tolerate: bool, optional: set[str] | None = None) -> list:
     """Connect and gather facts. Hosts in ``optional`` (being removed) or all with --force may be down."""
     try:
@@ -693,7 +948,7 @@ def _refuse_extra_images(cluster_image: str, extra: list[str]) -> None:
 
 
 def _merge_into_saved(state: ClusterState, desired: Cluster) -> Cluster:
-    saved = state.load_clusterfile()
+    saved = _load_saved(state)
     known = {h.ip for h in saved.hosts}
     hosts = [*saved.hosts, *[h for h in desired.hosts if h.ip not in known]]
     return replace(
@@ -719,13 +974,17 @@ def _ip_key(ip: str) -> tuple[int, ...]:
 
 # ----------------------------------------------------------------------------- status/check/config
 def status(options: Options) -> list[dict[str, Any]]:
-    """Per host: reachable, version, LB backends, shortest certificate validity left."""
+    """Per host: membership (``joined``, or ``pending`` for a host a failed run saved but never joined),
+    reachable — and when not, why (``reason``, ``error``, ``fix``) —, version, LB backends, shortest
+    certificate validity left. :func:`unreachable_error` turns the rows into the verb's failure."""
     state = _existing_state(options)
-    saved = state.load_clusterfile()
+    saved = _load_saved(state)
     applied = Applied.load(state.dir)
     runtime = select_runtime(options, saved, {})
+    from sealkit.builtin.preflight import STATUS_FACTS_SCRIPT
+
     with open_context(options, saved, state, runtime=runtime) as ctx:
-        _connect(ctx, saved.hosts, tolerate=True)
+        down = connect_each(ctx, saved.hosts, STATUS_FACTS_SCRIPT)
 
         def probe(ref: HostRef) -> dict[str, Any]:
             return {
@@ -742,9 +1001,12 @@ def status(options: Options) -> list[dict[str, Any]]:
             row: dict[str, Any] = {
                 "host": h.ip,
                 "roles": h.roles,
+                "member": "joined" if applied.joined(h.ip) else "pending",
                 "reachable": ref is not None,
                 "name": ref.name if ref else applied.hosts.get(h.ip, AppliedHost([])).hostname,
             }
+            if h.ip in down:
+                row.update(unreachable_reason(down[h.ip]))
             found = probed.get(h.ip)
             if isinstance(found, SealkitError):
                 log.warning("warning: %s: %s", h.ip, found.message)
@@ -756,6 +1018,74 @@ def status(options: Options) -> list[dict[str, Any]]:
             row.setdefault("cert_days_left", None)
             rows.append(row)
         return rows
+
+
+def connect_each(
+    ctx: ClusterContext, hosts: list[Host], script: str | None = None
+) -> dict[str, BaseException]:
+    """Connect and gather facts like :func:`gather_facts` (``script``: a lighter facts script), but keep each
+    unreachable host's own error (``status`` says why per host) instead of one error for all; reachable
+    hosts land in ``ctx.hosts``."""
+    from sealkit.builtin.preflight import FACTS_SCRIPT, parse_facts
+
+    by_ip = {h.ip: h for h in hosts}
+    now = time.time()
+
+    def probe(conn: Any) -> dict[str, Any]:
+        out = conn.run(script or FACTS_SCRIPT, sudo=False, timeout=60).stdout
+        return parse_facts(out, now, host=conn.target.label)
+
+    down: dict[str, BaseException] = {}
+    for ip, facts in ctx.fleet.map(probe, list(by_ip)).items():
+        if isinstance(facts, KeyboardInterrupt):
+            raise facts
+        if isinstance(facts, BaseException):
+            down[ip] = facts
+            continue
+        ref = HostRef(spec=by_ip[ip], conn=ctx.fleet.conn(ip), facts=facts)
+        ref.hostname, ref.arch = str(facts.get("hostname", "")), str(facts.get("arch", ""))
+        ctx.hosts[ip] = ref
+    return down
+
+
+def unreachable_reason(err: BaseException) -> dict[str, str]:
+    """``reason`` (one of: host key changed, auth failed, connection refused, timeout, no route to host,
+    name not resolved, connection failed, facts refused), the error's own ``error`` text and the ``fix``."""
+    message = err.message if isinstance(err, SealkitError) else str(err)
+    hint = (err.hint if isinstance(err, SealkitError) else None) or ""
+    step = err.step if isinstance(err, SealkitError) else None
+    low = message.lower()
+    if isinstance(err, HostKeyChanged):
+        reason = "host key changed"
+    elif step in ("auth", "sudo") or "authentication" in low:
+        reason = "auth failed"
+    elif isinstance(err, StepFailed):
+        reason = "facts refused"
+    elif "refused" in low:
+        reason = "connection refused"
+    elif "timed out" in low or "timeout" in low:
+        reason = "timeout"
+    elif "no route" in low or "unreachable" in low:
+        reason = "no route to host"
+    elif "resolve" in low:
+        reason = "name not resolved"
+    else:
+        reason = "connection failed"
+    return {"reason": reason, "error": message, "fix": hint}
+
+
+def unreachable_error(rows: list[dict[str, Any]]) -> ConnectError | None:
+    """The failure ``status`` ends with (exit 4) after printing ``rows``: one line per unreachable host
+    with its reason and fix; None when every host answered."""
+    down = [r for r in rows if not r.get("reachable")]
+    if not down:
+        return None
+    lines = "\n".join(
+        f"  - {r['host']}: {r.get('reason', 'unreachable')}: {r.get('fix') or '-'}" for r in down
+    )
+    return ConnectError(
+        f"{len(down)} host(s) unreachable:\n{lines}", step="status", hint="fix the hosts named above"
+    )
 
 
 def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str:
@@ -772,7 +1102,7 @@ def kubeconfig(options: Options) -> str:
     """The admin kubeconfig, from and pointed at the first master that is up: a master that is down
     does not leave the user without access to a cluster that still serves."""
     state = _existing_state(options)
-    saved = state.load_clusterfile()
+    saved = _load_saved(state)
     runtime = select_runtime(options, saved, {})
     with open_context(options, saved, state, runtime=runtime) as ctx:
         up = _connect(ctx, saved.masters, tolerate=True)
@@ -805,7 +1135,7 @@ def check(options: Options) -> dict[str, Any]:
     from sealkit.engine import checks
 
     state = _existing_state(options)
-    saved = state.load_clusterfile()
+    saved = _load_saved(state)
     runtime = select_runtime(options, saved, {})
     with open_context(options, saved, state, runtime=runtime) as ctx:
         _connect(ctx, saved.hosts, tolerate=False)

@@ -28,6 +28,13 @@ basic auth for everything and the *runtime* holds the pull credentials:
 * k0s: the same CRI ``configs`` table in the drop-in (k0s merges CRI sections as a patch).
 * ``ctr`` (tests, debugging): ``--user``; ``ctr`` does not read the CRI config.
 
+Several registries (one per master): every mirror lists each registry host by IP
+(``https://<ip>:<port>``, in ``RegistryInfo.hosts`` order) — containerd (and k3s's containerd) tries
+the next host when one refuses the connection, times out, or answers 404 or 5xx, so a dead master or
+a registry that missed a sync never stops a pull. Each registry's certificate carries its own IP.
+The stable name (``sealkit.hub:5000``, which kubeadm's ``imageRepository`` uses) gets its own
+namespace listing the same hosts, and credentials are given for the name and for every IP.
+
 Every file holding credentials is rendered with mode 0600. Nothing here does I/O: the engine writes
 the returned :class:`~sealkit.pki.model.FileSpec` objects (content-addressed).
 """
@@ -102,7 +109,32 @@ def upstream_server(upstream: str) -> str:
 
 
 def mirror_url(mirror: RegistryInfo) -> str:
+    """The stable name's URL (resolved through the /etc/hosts block)."""
     return f"https://{mirror.address}"
+
+
+def endpoints(mirror: RegistryInfo) -> list[str]:
+    """``host:port`` of every registry, in order: each host's IP, or the stable name when the info
+    names no host."""
+    if not mirror.hosts:
+        return [mirror.address]
+    return [f"[{ip}]:{mirror.port}" if ":" in ip else f"{ip}:{mirror.port}" for ip in mirror.hosts]
+
+
+def endpoint_urls(mirror: RegistryInfo) -> list[str]:
+    return [f"https://{e}" for e in endpoints(mirror)]
+
+
+def auth_hosts(mirror: RegistryInfo) -> list[str]:
+    """Every ``host:port`` a runtime may contact for the registry: the stable name and each IP."""
+    return list(dict.fromkeys([mirror.address, *endpoints(mirror)]))
+
+
+def _host_tables(mirror: RegistryInfo, ca: str) -> str:
+    return "".join(
+        f'[host.{_q(url)}]\n  capabilities = ["pull", "resolve"]\n  ca = {_q(ca)}\n'
+        for url in endpoint_urls(mirror)
+    )
 
 
 def upstreams_for(image_refs: Iterable[str], extra: Iterable[str] = DEFAULT_UPSTREAMS) -> list[str]:
@@ -129,23 +161,18 @@ def containerd_hosts_toml(
 ) -> tuple[str, str]:
     """``(path, text)`` of ``<certs_dir>/<upstream>/hosts.toml``: try the embedded registry first.
 
-    ``fallback=True`` keeps the upstream as ``server`` (tried only when the mirror fails, e.g. an
-    image that was never synced); ``fallback=False`` makes the mirror the server, so nothing ever
-    leaves the cluster — the air-gapped choice.
+    Every registry host is listed, in order. ``fallback=True`` keeps the upstream as ``server``
+    (tried only when every registry fails, e.g. an image that was never synced); ``fallback=False``
+    makes the registry's stable name the server, so nothing ever leaves the cluster — the
+    air-gapped choice.
     """
     name = check_upstream(upstream)
     ca = _check_path("CA path", ca_path)
     path = f"{_check_path('certs dir', certs_dir).rstrip('/')}/{name}/hosts.toml"
     if not fallback:
-        text = f"{HEADER}server = {_q(mirror_url(mirror))}\nca = {_q(ca)}\n"
+        text = f"{HEADER}server = {_q(mirror_url(mirror))}\nca = {_q(ca)}\n\n{_host_tables(mirror, ca)}"
         return path, text
-    text = (
-        f"{HEADER}server = {_q(upstream_server(name))}\n"
-        "\n"
-        f"[host.{_q(mirror_url(mirror))}]\n"
-        '  capabilities = ["pull", "resolve"]\n'
-        f"  ca = {_q(ca)}\n"
-    )
+    text = f"{HEADER}server = {_q(upstream_server(name))}\n\n{_host_tables(mirror, ca)}"
     return path, text
 
 
@@ -157,8 +184,7 @@ def containerd_default_hosts_toml(
     the listed hosts)."""
     ca = _check_path("CA path", ca_path)
     path = f"{_check_path('certs dir', certs_dir).rstrip('/')}/_default/hosts.toml"
-    text = f'{HEADER}[host.{_q(mirror_url(mirror))}]\n  capabilities = ["pull", "resolve"]\n  ca = {_q(ca)}\n'
-    return path, text
+    return path, HEADER + _host_tables(mirror, ca)
 
 
 def containerd_registry_hosts_toml(
@@ -181,19 +207,24 @@ def containerd_cri_registry_toml(
 ) -> str:
     """The registry part of containerd's ``config.toml`` (config ``version = 2`` for containerd 1.x,
     ``version = 3`` for 2.x): point the CRI plugin at the hosts directory and give it the pull
-    credentials for the embedded registry. A secret: the file it goes into must be 0600.
+    credentials for the embedded registry (its stable name and every registry IP). A secret: the
+    file it goes into must be 0600.
 
     Merge this into the runtime's full config.toml (see the module doc for why not an ``imports``
     file).
     """
     plugin = cri_plugin_name(containerd_major)
+    auths = "".join(
+        "\n"
+        f"[plugins.{_q(plugin)}.registry.configs.{_q(host)}.auth]\n"
+        f"  username = {_q(mirror.username)}\n"
+        f"  password = {_q(mirror.password)}\n"
+        for host in auth_hosts(mirror)
+    )
     return (
         f"[plugins.{_q(plugin)}.registry]\n"
         f"  config_path = {_q(_check_path('config_path', config_path))}\n"
-        "\n"
-        f"[plugins.{_q(plugin)}.registry.configs.{_q(mirror.address)}.auth]\n"
-        f"  username = {_q(mirror.username)}\n"
-        f"  password = {_q(mirror.password)}\n"
+        f"{auths}"
     )
 
 
@@ -229,21 +260,24 @@ def containerd_files(
 # -------------------------------------------------------------------------------------------- k3s
 def k3s_registries_yaml(mirror: RegistryInfo, upstreams: Iterable[str], ca_path: str) -> str:
     """``/etc/rancher/k3s/registries.yaml``: every upstream mirrored to the embedded registry, whose
-    ``configs`` entry carries the pull credentials and the cluster CA. A secret (mode 0600)."""
+    ``configs`` entries (the stable name and every registry IP) carry the pull credentials and the
+    cluster CA; the stable name is itself mirrored to every registry IP. A secret (mode 0600)."""
     ca = _check_path("CA path", ca_path)
-    names = sorted({check_upstream(u) for u in upstreams} - {mirror.address})
+    names = sorted({check_upstream(u) for u in upstreams} | {check_upstream(mirror.address)})
+    urls = endpoint_urls(mirror)
     lines = [HEADER.rstrip("\n"), "mirrors:"]
     for name in names:
-        lines += [f"  {_q(name)}:", "    endpoint:", f"      - {_q(mirror_url(mirror))}"]
-    lines += [
-        "configs:",
-        f"  {_q(mirror.address)}:",
-        "    auth:",
-        f"      username: {_q(mirror.username)}",
-        f"      password: {_q(mirror.password)}",
-        "    tls:",
-        f"      ca_file: {_q(ca)}",
-    ]
+        lines += [f"  {_q(name)}:", "    endpoint:", *(f"      - {_q(u)}" for u in urls)]
+    lines.append("configs:")
+    for host in auth_hosts(mirror):
+        lines += [
+            f"  {_q(host)}:",
+            "    auth:",
+            f"      username: {_q(mirror.username)}",
+            f"      password: {_q(mirror.password)}",
+            "    tls:",
+            f"      ca_file: {_q(ca)}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sealkit.errors import StepFailed
 from sealkit.hookspecs import hookimpl
 from sealkit.registry import hosts as hostsfile
 from sealkit.registry import service
-from sealkit.registry.sync import IMAGES_SUBDIR, sync_layout_dir
+from sealkit.registry.sync import IMAGES_SUBDIR, sync_to_hosts
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef, RegistryInfo
@@ -31,17 +32,19 @@ class RegistryPlugin:
 
     @hookimpl
     def sealkit_prepare_host(self, ctx: ClusterContext, host: HostRef) -> None:
-        """Every host: the stable name in /etc/hosts and the cluster CA; registry hosts: the
-        service."""
+        """Every host: the stable name in /etc/hosts (every registry host) and the cluster CA;
+        registry hosts: the service."""
         info = service.registry_info(ctx)
-        hostsfile.ensure_hosts_entry(host, [(info.hosts[0], info.domain)])
+        hostsfile.ensure_hosts_entry(host, service.hosts_entries(info, host.ip))
         hostsfile.install_ca(host, info.ca_pem)
         if host.ip in info.hosts:
             service.ensure_service(ctx, host, binary=self.binary)
 
     @hookimpl
     def sealkit_sync_images(self, ctx: ClusterContext, registry: RegistryInfo) -> None:
-        """Push the cluster image's container images to the embedded registry, by digest."""
+        """Push the cluster image's container images to the registry on every host of
+        ``registry.hosts``, by digest; every host is tried, and a failure on any of them is an error
+        naming each (the engine leaves hosts it cannot reach out of ``registry.hosts``)."""
         directory = self.images_dir
         if directory is None:
             if ctx.local_rootfs is None:
@@ -51,8 +54,16 @@ class RegistryPlugin:
         if not (directory / "index.json").is_file():
             ctx.log.info("registry: %s holds no OCI layout; no container images to sync", directory)
             return
-        report = sync_layout_dir(directory, registry)
-        ctx.log.info("registry: %s", report.summary())
+        result = sync_to_hosts(directory, registry)
+        ctx.log.info("registry: %s", result.summary())
+        if result.failed:
+            lines = "\n".join(f"  - {ip}: {err}" for ip, err in result.failed.items())
+            raise StepFailed(
+                f"images were not synced to the registry on {len(result.failed)} host(s):\n{lines}",
+                step="registry-sync",
+                hint="fix the registry on the hosts named above (their messages say how), then re-run: "
+                "images already synced are not sent again",
+            )
 
     @hookimpl
     def sealkit_reset_host(self, ctx: ClusterContext, host: HostRef) -> None:

@@ -30,9 +30,13 @@ the cluster state, mode 0600 (:class:`CredentialStore`); they never appear in lo
 argv. Storing the bcrypt hash (not just the password) keeps htpasswd byte-identical across runs:
 bcrypt salts are random.
 
-Which hosts: ``ctx.cluster.registry.roles`` (default ``["master"]``), and of those only the FIRST
-one for now — a single registry instance; several instances would need shared storage or a sync
-between them.
+Which hosts: every host with role ``registry``, else every host with one of ``spec.registry.roles``
+(default ``["master"]``), so the registry is as available as the control plane. Each runs both
+instances over its OWN storage: registries share nothing; the controller pushes the images to each
+one (content-addressed, so a registry that already has a blob is not sent it again), and every
+host's mirror configuration lists every registry by IP (:mod:`sealkit.registry.mirrors`), so a pull
+falls through to the next registry when one is down or lacks an image. Each host's certificate
+carries its own IP (and the stable name), so adding a master never re-issues the others'.
 """
 
 from __future__ import annotations
@@ -341,10 +345,15 @@ def push_port(port: int) -> int:
     return port + 1
 
 
+#: the engine marks hosts it removes in this run with this label in ``ctx.cluster`` (they stay there
+#: so that they can be drained and reset): they no longer count as registry hosts
+REMOVING_LABEL = "sealkit.io/removing"
+
+
 def registry_hosts(ctx: ClusterContext) -> list[str]:
-    """IPs that run the registry: for now only the FIRST of the cluster's registry hosts (hosts
-    with role ``registry``, else those with one of ``spec.registry.roles``) — see the module doc."""
-    hosts = ctx.cluster.registry_hosts
+    """IPs that run the registry, in Clusterfile order: every host with role ``registry``, else every
+    host with one of ``spec.registry.roles``; hosts being removed in this run are left out."""
+    hosts = [h for h in ctx.cluster.registry_hosts if not is_removing(ctx, h.ip)]
     if not hosts:
         roles = ", ".join(ctx.cluster.registry.roles)
         raise PluginError(
@@ -352,7 +361,24 @@ def registry_hosts(ctx: ClusterContext) -> list[str]:
             step="registry",
             hint="give a host the role 'registry', or set spec.registry.roles",
         )
-    return [hosts[0].ip]
+    return [h.ip for h in hosts]
+
+
+def is_removing(ctx: ClusterContext, ip: str) -> bool:
+    """Whether the engine removes ``ip`` in this run (label in ``ctx.cluster`` or the drain's fact)."""
+    spec = next((h for h in ctx.cluster.hosts if h.ip == ip), None)
+    if spec is not None and spec.labels.get(REMOVING_LABEL) == "true":
+        return True
+    ref = ctx.hosts.get(ip)
+    return ref is not None and ref.facts.get("removed", False) is True
+
+
+def hosts_entries(info: RegistryInfo, own_ip: str) -> list[tuple[str, str]]:
+    """The ``/etc/hosts`` lines for the stable name: every registry host (the host's own registry
+    first when it runs one), so a client of the name falls through to the next address."""
+    order = [own_ip] if own_ip in info.hosts else []
+    order += [ip for ip in info.hosts if ip != own_ip]
+    return [(ip, info.domain) for ip in order]
 
 
 def credential_store(ctx: ClusterContext) -> CredentialStore:

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sealkit.context import RegistryInfo
-from sealkit.errors import ConnectError, ImageError, SealkitError
+from sealkit.errors import ConnectError, ImageError, SealkitError, StepFailed
 from sealkit.image.layout import OciLayout
 from sealkit.image.oci import ANNOT_REF_NAME, INDEX_TYPES, MANIFEST_ACCEPT, MANIFEST_TYPES
 from sealkit.image.reference import parse_reference
@@ -208,6 +209,7 @@ def sync_layout(
             entries.append((name, entry))
     report = SyncReport()
     wait_listening(address)
+    verify_ours(address, registry.ca_pem)
     with _ca_file(registry.ca_pem) as ca:
         client = RegistryClient(address, _options(registry, ca))
         for name, entry in entries:
@@ -265,3 +267,70 @@ def wait_listening(address: str, timeout: float = 30.0) -> None:
 
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def verify_ours(address: str, ca_pem: bytes, timeout: float = 10.0) -> None:
+    """Refuse to push unless the service at ``host:port`` is OUR registry: it must complete a TLS
+    handshake with a certificate the cluster CA signed for that address. Another service holding the
+    port (plain HTTP, or TLS with its own certificate) is named as such, never used."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    with _ca_file(ca_pem) as ca:
+        tls = ssl.create_default_context(cafile=str(ca))
+    tls.check_hostname = True
+    try:
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            tls.wrap_socket(raw, server_hostname=host),
+        ):
+            return
+    except ssl.SSLCertVerificationError as exc:
+        why = f"its certificate is not one this cluster's CA issued for {host} ({exc.verify_message})"
+    except ssl.SSLError as exc:
+        why = f"it does not complete a TLS handshake ({exc.reason or exc})"
+    except OSError as exc:
+        raise ConnectError(
+            f"the embedded registry at {address} does not answer ({exc})",
+            host=host,
+            step="registry-verify",
+            hint="check `systemctl status sealkit-registry-push.service` on the host",
+        ) from None
+    raise StepFailed(
+        f"the service answering on {address} is not sealkit's registry: {why}; nothing was pushed to it",
+        host=host,
+        step="registry-verify",
+        hint=f"find what listens there (`ss -ltnp 'sport = :{port}'` on the host), stop it or set "
+        "spec.registry.port to a free port, then re-run",
+    )
+
+
+@dataclass
+class HostsSync:
+    """What a sync to several registries did: a report per registry that took the images, the error
+    of each that did not."""
+
+    synced: dict[str, SyncReport] = field(default_factory=dict)
+    failed: dict[str, SealkitError] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        parts = [f"{ip}: {r.summary()}" for ip, r in self.synced.items()]
+        parts += [f"{ip}: NOT synced ({err.message})" for ip, err in self.failed.items()]
+        return "; ".join(parts) or "no registry host"
+
+
+def sync_to_hosts(
+    directory: Path, registry: RegistryInfo, *, port: int | None = None, **kw: Any
+) -> HostsSync:
+    """Push the layout to the registry on EVERY host of ``registry.hosts`` (``ip:port``, port defaults to
+    ``registry.port``), each independently: registries share no storage, and each skips what it has.
+    Every host is tried; the result says which took the images and why the others did not."""
+    out = HostsSync()
+    for ip in registry.hosts:
+        try:
+            out.synced[ip] = sync_layout_dir(
+                directory, registry, endpoint=f"{_bracket(ip)}:{port or registry.port}", **kw
+            )
+        except SealkitError as err:
+            err.host = err.host or ip
+            out.failed[ip] = err
+    return out

@@ -45,17 +45,19 @@ class LocalRegistry:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.info.port}"
+        return f"{self.info.hosts[0]}:{self.info.port}"
 
 
-def _wait_ready(port: int, ca_file: Path, proc: subprocess.Popen[bytes], log_file: Path) -> None:
+def _wait_ready(
+    port: int, ca_file: Path, proc: subprocess.Popen[bytes], log_file: Path, ip: str = "127.0.0.1"
+) -> None:
     ctx = ssl.create_default_context(cafile=str(ca_file))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"registry exited rc={proc.returncode}: {log_file.read_text()[-2000:]}")
         try:
-            urllib.request.urlopen(f"https://127.0.0.1:{port}/v2/", context=ctx, timeout=2)
+            urllib.request.urlopen(f"https://{ip}:{port}/v2/", context=ctx, timeout=2)
         except urllib.error.HTTPError as err:
             if err.code == 401:  # up, and asking for credentials
                 return
@@ -67,12 +69,22 @@ def _wait_ready(port: int, ca_file: Path, proc: subprocess.Popen[bytes], log_fil
 
 
 @contextlib.contextmanager
-def local_registry(tmp: Path, binary: str) -> Iterator[LocalRegistry]:
-    """Start the registry on 127.0.0.1:<free port>; stop it (by PID) on exit."""
-    creds = service.Credentials.generate()
-    pki = PKIStore(tmp / "pki")
+def local_registry(
+    tmp: Path,
+    binary: str,
+    *,
+    ip: str = "127.0.0.1",
+    port: int | None = None,
+    pki: PKIStore | None = None,
+    creds: service.Credentials | None = None,
+) -> Iterator[LocalRegistry]:
+    """Start the registry on ``ip`` (a loopback address) and ``port`` (default: a free one), with a
+    certificate for ``ip`` from ``pki``'s cluster CA (default: a CA of its own); stop it (by PID) on
+    exit. Several registries of one cluster share ``pki`` and ``creds``."""
+    creds = creds or service.Credentials.generate()
+    pki = pki or PKIStore(tmp / "pki")
     ca = pki.ensure_ca(service.ca_spec())
-    cert, key = pki.issue(service.cert_spec("sealkit.hub", "127.0.0.1"))
+    cert, key = pki.issue(service.cert_spec("sealkit.hub", ip))
     etc = tmp / "etc"
     etc.mkdir(parents=True)
     (etc / "tls.crt").write_bytes(cert)
@@ -80,7 +92,7 @@ def local_registry(tmp: Path, binary: str) -> Iterator[LocalRegistry]:
     (etc / "tls.key").chmod(0o600)
     (etc / "ca.crt").write_bytes(ca.cert_pem)
     (etc / "htpasswd").write_text(service.render_htpasswd(creds))
-    port = free_port()
+    port = port or free_port()
     data = tmp / "data"
     config = service.render_config(
         port=port,
@@ -89,17 +101,17 @@ def local_registry(tmp: Path, binary: str) -> Iterator[LocalRegistry]:
         cert_path=str(etc / "tls.crt"),
         key_path=str(etc / "tls.key"),
         htpasswd_path=str(etc / "htpasswd"),
-    ).replace(f"addr: :{port}", f"addr: 127.0.0.1:{port}")
+    ).replace(f"addr: :{port}", f"addr: {ip}:{port}")
     (etc / "config.yml").write_text(config)
     log_file = tmp / "registry.log"
     with open(log_file, "wb") as log:
         proc = subprocess.Popen([binary, "serve", str(etc / "config.yml")], stdout=log, stderr=log)
     try:
-        _wait_ready(port, etc / "ca.crt", proc, log_file)
+        _wait_ready(port, etc / "ca.crt", proc, log_file, ip)
         info = RegistryInfo(
             domain="sealkit.hub",
             port=port,
-            hosts=("127.0.0.1",),
+            hosts=(ip,),
             username=creds.username,
             password=creds.password,
             ca_pem=ca.cert_pem,

@@ -288,3 +288,84 @@ def test_an_upgrade_that_was_pulling_cannot_undo_a_concurrent_add(tmp_path, monk
         t.join(20)
     assert seen["removed"] == [], "the upgrade would drain and reset the host the add just joined"
     assert isinstance(seen["add"], UsageError) and "locked" in seen["add"].message
+
+
+# ------------------------------------------------ issue 12 item 2: every port and name sealkit claims
+def _preflight_ctx(default_ha="haproxy"):
+    from sealkit.cluster import Cluster, Host
+    from sealkit.context import ClusterContext, RuntimeInfo
+
+    hosts = [Host(ip=ip, roles=["master"]) for ip in ("10.0.0.1", "10.0.0.2")] + [
+        Host(ip="10.0.0.9", roles=["node"])
+    ]
+    return ClusterContext(
+        cluster=Cluster(name="t", hosts=hosts),
+        state=None,
+        fleet=None,
+        pm=None,
+        runtime=RuntimeInfo("t", master_ports=(6443, 2379), node_ports=(10250,), default_ha=default_ha),
+        pki=None,
+    )
+
+
+def _preflight(ctx, ip, **facts):
+    from types import SimpleNamespace
+
+    from sealkit.builtin.preflight import PreflightPlugin
+
+    host = SimpleNamespace(ip=ip, is_master=ip != "10.0.0.9", facts=facts)
+    return PreflightPlugin().sealkit_preflight(ctx=ctx, host=host)
+
+
+def test_preflight_claims_the_registry_ports_on_every_master():
+    ctx = _preflight_ctx()
+    (second,) = _preflight(ctx, "10.0.0.2", listening_ports=[5000, 5001])
+    assert "5000 (the registry)" in second and "5001 (the registry's push endpoint)" in second
+    assert _preflight(ctx, "10.0.0.9", listening_ports=[5000, 5001]) == []
+
+
+def test_preflight_claims_the_lb_port_on_workers_unless_the_runtime_balances():
+    (busy,) = _preflight(_preflight_ctx(), "10.0.0.9", listening_ports=[6443])
+    assert "6443 (the apiserver load balancer)" in busy
+    assert _preflight(_preflight_ctx(default_ha="native"), "10.0.0.9", listening_ports=[6443]) == []
+
+
+def test_preflight_refuses_a_hosts_file_that_gives_the_registry_name_away():
+    out = "hostname=h\narch=x86_64\netc_hosts=10.9.9.9 sealkit.hub\netc_hosts=127.0.0.1 localhost\n"
+    facts = parse_facts(out + "etc_hosts=not-an-ip evil\netc_hosts=10.0.0.1 Bad_Name!\n", controller_now=0)
+    assert facts["etc_hosts"] == [("10.9.9.9", "sealkit.hub"), ("127.0.0.1", "localhost")]
+    (clash,) = _preflight(_preflight_ctx(), "10.0.0.9", **facts)
+    assert "/etc/hosts maps sealkit.hub to 10.9.9.9 outside sealkit's block" in clash
+
+
+def test_facts_script_reads_names_outside_sealkits_block_only(tmp_path):
+    """The awk part of FACTS_SCRIPT run by a real shell against a hosts file with sealkit's block."""
+    import subprocess
+
+    from sealkit.builtin.preflight import FACTS_SCRIPT
+
+    part = next(p for p in FACTS_SCRIPT.split("; ") if p.startswith("awk"))
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "127.0.0.1 localhost loop # comment\n# 10.1.1.1 commented\n"
+        "# sealkit begin\n10.0.0.1 sealkit.hub\n# sealkit end\n10.2.2.2 other\n"
+    )
+    out = subprocess.run(["sh", "-c", part.replace("/etc/hosts", str(hosts))], capture_output=True, text=True)
+    assert out.stdout.splitlines() == [
+        "etc_hosts=127.0.0.1 localhost",
+        "etc_hosts=127.0.0.1 loop",
+        "etc_hosts=10.2.2.2 other",
+    ]
+
+
+def test_status_facts_are_the_name_and_arch_in_one_fork():
+    """`status` asks hosts only what it shows (the full facts script's ss/df/awk cost the hosts' CPU)."""
+    import platform
+    import subprocess
+
+    from sealkit.builtin.preflight import STATUS_FACTS_SCRIPT
+
+    out = subprocess.run(["sh", "-c", STATUS_FACTS_SCRIPT], capture_output=True, text=True, check=True).stdout
+    facts = parse_facts(out, controller_now=0)
+    assert facts["hostname"] == platform.node().lower() and facts["arch"] in ("amd64", "arm64")
+    assert "listening_ports" not in facts

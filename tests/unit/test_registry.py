@@ -34,13 +34,22 @@ from tests.lab_registry.oci_fixture import BUSYBOX, busybox_image, layer_digest
 REG = RegistryInfo(
     domain="sealkit.hub",
     port=5000,
-    hosts=("10.213.0.11",),
+    hosts=("10.213.0.11", "10.213.0.12"),
     username="sealkit",
     password='p"w\\d',
     ca_pem=b"",
 )
 CA = "/etc/sealkit/registry/ca.crt"
 HDR = mirrors.HEADER
+#: every registry host, in order, as a containerd mirror host (one per master)
+HOST_TABLES = (
+    '[host."https://10.213.0.11:5000"]\n'
+    '  capabilities = ["pull", "resolve"]\n'
+    '  ca = "/etc/sealkit/registry/ca.crt"\n'
+    '[host."https://10.213.0.12:5000"]\n'
+    '  capabilities = ["pull", "resolve"]\n'
+    '  ca = "/etc/sealkit/registry/ca.crt"\n'
+)
 
 
 # ------------------------------------------------------------------------------------ containerd
@@ -49,37 +58,25 @@ HOSTS_TOML_CASES = [
         "docker.io",
         True,
         "/etc/containerd/certs.d/docker.io/hosts.toml",
-        HDR + 'server = "https://registry-1.docker.io"\n'
-        "\n"
-        '[host."https://sealkit.hub:5000"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        '  ca = "/etc/sealkit/registry/ca.crt"\n',
+        HDR + 'server = "https://registry-1.docker.io"\n\n' + HOST_TABLES,
     ),
     (
         "registry.k8s.io",
         True,
         "/etc/containerd/certs.d/registry.k8s.io/hosts.toml",
-        HDR + 'server = "https://registry.k8s.io"\n'
-        "\n"
-        '[host."https://sealkit.hub:5000"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        '  ca = "/etc/sealkit/registry/ca.crt"\n',
+        HDR + 'server = "https://registry.k8s.io"\n\n' + HOST_TABLES,
     ),
     (
         "Quay.IO",
         False,
         "/etc/containerd/certs.d/quay.io/hosts.toml",
-        HDR + 'server = "https://sealkit.hub:5000"\nca = "/etc/sealkit/registry/ca.crt"\n',
+        HDR + 'server = "https://sealkit.hub:5000"\nca = "/etc/sealkit/registry/ca.crt"\n\n' + HOST_TABLES,
     ),
     (
         "myreg.example.com:8443",
         True,
         "/etc/containerd/certs.d/myreg.example.com:8443/hosts.toml",
-        HDR + 'server = "https://myreg.example.com:8443"\n'
-        "\n"
-        '[host."https://sealkit.hub:5000"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        '  ca = "/etc/sealkit/registry/ca.crt"\n',
+        HDR + 'server = "https://myreg.example.com:8443"\n\n' + HOST_TABLES,
     ),
 ]
 
@@ -89,20 +86,17 @@ def test_containerd_hosts_toml_exact(upstream, fallback, path, text):
     got_path, got_text = mirrors.containerd_hosts_toml(upstream, REG, CA, fallback=fallback)
     assert (got_path, got_text) == (path, text)
     parsed = tomllib.loads(got_text)  # valid TOML, as containerd's parser will read it
-    if fallback:
-        assert parsed["host"]["https://sealkit.hub:5000"]["capabilities"] == ["pull", "resolve"]
-    else:
+    # every registry host, in order (containerd tries them in this order, then the server)
+    assert list(parsed["host"]) == ["https://10.213.0.11:5000", "https://10.213.0.12:5000"]
+    assert parsed["host"]["https://10.213.0.12:5000"]["capabilities"] == ["pull", "resolve"]
+    if not fallback:
         assert parsed["server"] == "https://sealkit.hub:5000"
 
 
 def test_containerd_default_namespace_exact():
     path, text = mirrors.containerd_default_hosts_toml(REG, CA, certs_dir="/etc/containerd/certs.d/")
     assert path == "/etc/containerd/certs.d/_default/hosts.toml"
-    assert text == (
-        HDR + '[host."https://sealkit.hub:5000"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        '  ca = "/etc/sealkit/registry/ca.crt"\n'
-    )
+    assert text == HDR + HOST_TABLES
     assert "server" not in tomllib.loads(text)  # upstream of each image is the implicit fallback
 
 
@@ -112,21 +106,21 @@ def test_containerd_default_namespace_exact():
 )
 def test_cri_registry_snippet_exact_and_escaped(major, plugin):
     text = mirrors.containerd_cri_registry_toml(REG, containerd_major=major)
+    auth = '  username = "sealkit"\n  password = "p\\"w\\\\d"\n'
     assert text == (
         f'[plugins."{plugin}".registry]\n'
         '  config_path = "/etc/containerd/certs.d"\n'
         "\n"
-        f'[plugins."{plugin}".registry.configs."sealkit.hub:5000".auth]\n'
-        '  username = "sealkit"\n'
-        '  password = "p\\"w\\\\d"\n'
+        f'[plugins."{plugin}".registry.configs."sealkit.hub:5000".auth]\n' + auth + "\n"
+        f'[plugins."{plugin}".registry.configs."10.213.0.11:5000".auth]\n' + auth + "\n"
+        f'[plugins."{plugin}".registry.configs."10.213.0.12:5000".auth]\n' + auth
     )
     parsed = tomllib.loads(text)
     reg = parsed["plugins"][plugin]["registry"]
     assert reg["config_path"] == "/etc/containerd/certs.d"
-    assert reg["configs"]["sealkit.hub:5000"]["auth"] == {
-        "username": "sealkit",
-        "password": 'p"w\\d',
-    }
+    # the CRI plugin looks credentials up by the host it contacts: the name and every registry IP
+    for host in ("sealkit.hub:5000", "10.213.0.11:5000", "10.213.0.12:5000"):
+        assert reg["configs"][host]["auth"] == {"username": "sealkit", "password": 'p"w\\d'}
 
 
 def test_cri_unknown_major_refused():
@@ -144,7 +138,8 @@ def test_containerd_files_set():
     ]
     assert all(f.mode == 0o644 and b"password" not in f.content for f in files)
     own = tomllib.loads(files[2].content.decode())
-    assert own == {"server": "https://sealkit.hub:5000", "ca": CA}
+    assert own["server"] == "https://sealkit.hub:5000" and own["ca"] == CA
+    assert list(own["host"]) == ["https://10.213.0.11:5000", "https://10.213.0.12:5000"]
 
 
 @pytest.mark.parametrize(
@@ -180,34 +175,53 @@ def test_upstreams_for_images():
 # ------------------------------------------------------------------------------------------- k3s
 def test_k3s_registries_yaml_exact():
     text = mirrors.k3s_registries_yaml(REG, ["registry.k8s.io", "docker.io"], CA)
-    assert text == (
-        HDR + "mirrors:\n"
-        '  "docker.io":\n'
-        "    endpoint:\n"
-        '      - "https://sealkit.hub:5000"\n'
-        '  "registry.k8s.io":\n'
-        "    endpoint:\n"
-        '      - "https://sealkit.hub:5000"\n'
-        "configs:\n"
-        '  "sealkit.hub:5000":\n'
+    endpoints = '    endpoint:\n      - "https://10.213.0.11:5000"\n      - "https://10.213.0.12:5000"\n'
+    config = (
         "    auth:\n"
         '      username: "sealkit"\n'
         '      password: "p\\"w\\\\d"\n'
         "    tls:\n"
         '      ca_file: "/etc/sealkit/registry/ca.crt"\n'
     )
-    assert yaml.safe_load(text) == {
-        "mirrors": {
-            "docker.io": {"endpoint": ["https://sealkit.hub:5000"]},
-            "registry.k8s.io": {"endpoint": ["https://sealkit.hub:5000"]},
-        },
-        "configs": {
-            "sealkit.hub:5000": {
-                "auth": {"username": "sealkit", "password": 'p"w\\d'},
-                "tls": {"ca_file": CA},
-            }
-        },
+    assert text == (
+        HDR + "mirrors:\n"
+        '  "docker.io":\n'
+        + endpoints
+        + '  "registry.k8s.io":\n'
+        + endpoints
+        + '  "sealkit.hub:5000":\n'
+        + endpoints
+        + "configs:\n"
+        '  "sealkit.hub:5000":\n'
+        + config
+        + '  "10.213.0.11:5000":\n'
+        + config
+        + '  "10.213.0.12:5000":\n'
+        + config
+    )
+    urls = ["https://10.213.0.11:5000", "https://10.213.0.12:5000"]
+    parsed = yaml.safe_load(text)
+    assert parsed["mirrors"] == {
+        "docker.io": {"endpoint": urls},
+        "registry.k8s.io": {"endpoint": urls},
+        "sealkit.hub:5000": {"endpoint": urls},  # the stable name (kubeadm's imageRepository) too
     }
+    want = {"auth": {"username": "sealkit", "password": 'p"w\\d'}, "tls": {"ca_file": CA}}
+    assert parsed["configs"] == {
+        h: want for h in ("sealkit.hub:5000", "10.213.0.11:5000", "10.213.0.12:5000")
+    }
+
+
+def test_mirror_endpoints_follow_the_registry_hosts_in_order():
+    """One registry: one endpoint by IP; none known: the stable name; IPv6 in brackets."""
+    one = RegistryInfo("sealkit.hub", 5000, ("10.0.0.9",), "u", "p")
+    assert mirrors.endpoint_urls(one) == ["https://10.0.0.9:5000"]
+    assert mirrors.endpoint_urls(RegistryInfo("sealkit.hub", 5000, (), "u", "p")) == [
+        "https://sealkit.hub:5000"
+    ]
+    v6 = RegistryInfo("sealkit.hub", 5000, ("fd00::2", "10.0.0.3"), "u", "p")
+    assert mirrors.endpoints(v6) == ["[fd00::2]:5000", "10.0.0.3:5000"]
+    assert mirrors.auth_hosts(v6) == ["sealkit.hub:5000", "[fd00::2]:5000", "10.0.0.3:5000"]
 
 
 def test_k3s_file_is_secret():
@@ -227,6 +241,14 @@ def test_k0s_dropin_exact():
         '  config_path = "/etc/containerd/certs.d"\n'
         "\n"
         '[plugins."io.containerd.grpc.v1.cri".registry.configs."sealkit.hub:5000".auth]\n'
+        '  username = "sealkit"\n'
+        '  password = "p\\"w\\\\d"\n'
+        "\n"
+        '[plugins."io.containerd.grpc.v1.cri".registry.configs."10.213.0.11:5000".auth]\n'
+        '  username = "sealkit"\n'
+        '  password = "p\\"w\\\\d"\n'
+        "\n"
+        '[plugins."io.containerd.grpc.v1.cri".registry.configs."10.213.0.12:5000".auth]\n'
         '  username = "sealkit"\n'
         '  password = "p\\"w\\\\d"\n'
     )
