@@ -13,6 +13,8 @@ What is here, by concern:
 * the connection every ``HostRef.conn`` is: :class:`HostConnection` (a typed Protocol stating what
   ``run``/``put``/``get`` do, the same for SSH and for :class:`sealkit.testing.recording.RecordingConnection`)
   and the :class:`CommandResult` it returns;
+* directories a runtime fills that may hold foreign data (take-over, restore on reset): the
+  :mod:`ownership` module;
 * idempotent host operations: the :mod:`hostops` module (``write_file``, ``write_unit``,
   ``start_or_restart``, ``wait_until``, ``remove_paths`` …), so "write only what changed, reload only when a
   unit changed" is one mechanism for every plugin;
@@ -31,7 +33,10 @@ What is here, by concern:
   :data:`IMAGES_SUBDIR` and :func:`image_names` (the images a cluster image ships);
 * the HA strategy the Clusterfile selects: :func:`strategy` (``haproxy``, ``ipvs`` or ``native``);
 * Kubernetes version rules: the :mod:`versions` module (``versions.parse("v1.30.4+k3s1") == (1, 30, 4)``,
-  ``plan_upgrade``, ``check_supported``), the same rules the engine applies to upgrades.
+  ``plan_upgrade``, ``check_supported``), the same rules the engine applies to upgrades;
+* app installers (``docs/apps.md``): :class:`AppRun` (what ``sealkit_install_app`` gets),
+  :class:`InstallOutcome` and :class:`ObjectRef` (what it returns), :class:`AppRecord` (what
+  ``sealkit_remove_app`` gets back) and :class:`Kube` (kubectl on a master with the admin kubeconfig).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sealkit import hostops
+from sealkit import hostops, ownership
 from sealkit.apps.kube import Kube
 from sealkit.apps.model import AppRun, InstallOutcome, ObjectRef
 from sealkit.apps.record import AppRecord
@@ -189,6 +194,7 @@ __all__ = [
     "hookimpl",
     "host_sans",
     "hostops",
+    "ownership",
     "https_url",
     "image_names",
     "kubernetes",

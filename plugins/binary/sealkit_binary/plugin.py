@@ -46,16 +46,21 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from sealkit import hostops
-from sealkit.context import RuntimeInfo
-from sealkit.errors import PluginError, StepFailed
-from sealkit.hookspecs import hookimpl
-from sealkit.pki.model import Layout, LayoutInput, https_url
-from sealkit_binary import certs, ownership
+from sealkit.api import (
+    Layout,
+    LayoutInput,
+    PluginError,
+    RuntimeInfo,
+    StepFailed,
+    hookimpl,
+    hostops,
+    https_url,
+    ownership,
+)
+from sealkit_binary import certs
 
 if TYPE_CHECKING:
-    from sealkit.context import ClusterContext, HostRef, RegistryInfo
-    from sealkit.pki.model import FileSpec
+    from sealkit.api import ClusterContext, FileSpec, HostRef, RegistryInfo
 
 # ------------------------------------------------------------------------------------------- paths
 BIN_DIR = "/usr/local/bin"
@@ -684,7 +689,7 @@ def containerd_config(registry: RegistryInfo, *, major: int, snapshotter: str = 
     """containerd's ``config.toml``: CRI with runc + systemd cgroups (the kubelet's cgroupDriver),
     ``config_path`` for the mirrors' ``hosts.toml`` and the embedded registry's pull credentials.
     A secret (mode 0600)."""
-    from sealkit.registry import mirrors
+    from sealkit.api import mirrors
 
     if not re.fullmatch(r"[a-z0-9_-]+", snapshotter):
         raise PluginError(f"containerd snapshotter {snapshotter!r} is not a plugin name")
@@ -849,7 +854,7 @@ class Runtime:
     ) -> list[FileSpec]:
         """containerd reads ``certs.d/<registry>/hosts.toml`` on every pull: no restart needed
         (the ``config_path`` and credentials are in config.toml, written in prepare)."""
-        from sealkit.registry import REGISTRY_CA_PATH, mirrors
+        from sealkit.api import REGISTRY_CA_PATH, mirrors
 
         upstreams = mirrors.upstreams_for(ctx.cluster.images)
         return mirrors.containerd_files(registry, upstreams, REGISTRY_CA_PATH)
@@ -892,7 +897,7 @@ class Runtime:
         return {n: hostops.install_binary(host, ctx.remote_rootfs, n, BIN_DIR) for n in names}
 
     def _ensure_containerd(self, ctx: ClusterContext, host: HostRef) -> None:
-        from sealkit.registry.service import registry_info
+        from sealkit.api import registry_info
 
         root = shlex.quote(f"{ctx.remote_rootfs}/bin")
         probe = parse_kv(

@@ -4,13 +4,10 @@ or CNI config is refused in preflight; reset gives the recorded state back inste
 
 from __future__ import annotations
 
-import filecmp
-from pathlib import Path
-
 import pytest
-from sealkit_binary import ownership
 from sealkit_binary import plugin as binary
 
+from sealkit import ownership
 from sealkit.testing.fixtures import make_context
 
 M1, W1 = "10.0.0.1", "10.0.0.3"
@@ -55,12 +52,6 @@ def test_prepare_records_first_and_reset_gives_back_instead_of_clearing(tmp_path
     joined = "\n".join(master.conn.commands)
     assert f"find {binary.ETCD_DATA_DIR} -mindepth 1 -delete && chmod 700 {binary.ETCD_DATA_DIR}" in joined
     assert "for p in /etc/cni/net.d; do" in joined  # it did not exist before: removed
-
-
-def test_ownership_module_is_the_same_as_kubeadms() -> None:
-    """Two copies until it moves into sealkit core (see the report): they must not drift."""
-    kubeadm_copy = pytest.importorskip("sealkit_kubeadm.ownership")
-    assert filecmp.cmp(str(ownership.__file__), str(Path(kubeadm_copy.__file__)), shallow=False)
 
 
 def test_reset_gives_the_cni_dir_back_before_removing_empty_parents(tmp_path) -> None:

@@ -16,7 +16,7 @@ kubelet certificates are left out: the kubelet rotates them itself.
 
 from __future__ import annotations
 
-from sealkit.pki.model import CASpec, KeyPairSpec, Layout, LayoutInput
+from sealkit.api import CASpec, KeyPairSpec, Layout, LayoutInput
 
 PKI = "/var/lib/k0s/pki"
 

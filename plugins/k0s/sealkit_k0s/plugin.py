@@ -51,16 +51,11 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from sealkit import hostops
-from sealkit.context import Endpoint, RuntimeInfo
-from sealkit.engine import versions
-from sealkit.errors import StepFailed
-from sealkit.hookspecs import hookimpl
+from sealkit.api import Endpoint, RuntimeInfo, StepFailed, hookimpl, hostops, versions
 from sealkit_k0s import certs
 
 if TYPE_CHECKING:
-    from sealkit.context import ClusterContext, HostRef, RegistryInfo
-    from sealkit.pki.model import FileSpec, Layout, LayoutInput
+    from sealkit.api import ClusterContext, FileSpec, HostRef, Layout, LayoutInput, RegistryInfo
 
 BIN = "/usr/local/bin/k0s"
 CONFIG_DIR = "/etc/k0s"
@@ -295,7 +290,7 @@ class Runtime:
 
     @hookimpl
     def sealkit_preflight(self, ctx: ClusterContext, host: HostRef) -> list[str]:
-        from sealkit.ha.plugin import strategy
+        from sealkit.api import strategy
 
         chosen = strategy(ctx)
         if chosen == "native":
@@ -314,7 +309,7 @@ class Runtime:
     def sealkit_registry_mirror_config(
         self, ctx: ClusterContext, host: HostRef, registry: RegistryInfo
     ) -> list[FileSpec]:
-        from sealkit.registry import REGISTRY_CA_PATH, mirrors
+        from sealkit.api import REGISTRY_CA_PATH, mirrors
 
         return mirrors.k0s_files(
             registry,
@@ -463,7 +458,7 @@ class Runtime:
         and, on controllers, the config of the new release; restart when any changed. Controllers
         first (the engine orders)."""
         if containerd_major(from_version) != containerd_major(to_version):
-            from sealkit.registry.service import registry_info
+            from sealkit.api import registry_info
 
             for f in self.sealkit_registry_mirror_config(ctx=ctx, host=host, registry=registry_info(ctx)):
                 host.conn.put(f.content, f.path, mode=f.mode)

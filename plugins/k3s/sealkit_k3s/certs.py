@@ -22,7 +22,7 @@ the SHA-256 of ``server-ca.crt`` as written here, so the controller can compute
 
 from __future__ import annotations
 
-from sealkit.pki.model import CASpec, KeyPairSpec, Layout, LayoutInput
+from sealkit.api import CASpec, KeyPairSpec, Layout, LayoutInput
 
 TLS = "/var/lib/rancher/k3s/server/tls"
 

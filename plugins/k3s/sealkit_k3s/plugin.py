@@ -25,16 +25,11 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from sealkit import hostops
-from sealkit.context import Endpoint, RuntimeInfo
-from sealkit.errors import StepFailed
-from sealkit.hookspecs import hookimpl
-from sealkit.pki.model import Layout
+from sealkit.api import Endpoint, Layout, RuntimeInfo, StepFailed, hookimpl, hostops
 from sealkit_k3s import certs
 
 if TYPE_CHECKING:
-    from sealkit.context import ClusterContext, HostRef, RegistryInfo
-    from sealkit.pki.model import FileSpec
+    from sealkit.api import ClusterContext, FileSpec, HostRef, RegistryInfo
 
 BIN = "/usr/local/bin/k3s"
 CONFIG = "/etc/rancher/k3s/config.yaml"
@@ -226,8 +221,7 @@ class Runtime:
     def sealkit_registry_mirror_config(
         self, ctx: ClusterContext, host: HostRef, registry: RegistryInfo
     ) -> list[FileSpec]:
-        from sealkit.registry import mirrors
-        from sealkit.registry.hosts import REGISTRY_CA_PATH
+        from sealkit.api import REGISTRY_CA_PATH, mirrors
 
         upstreams = mirrors.upstreams_for(ctx.cluster.images)
         return mirrors.k3s_files(registry, upstreams, REGISTRY_CA_PATH)

@@ -26,10 +26,17 @@ from __future__ import annotations
 
 import re
 
-from sealkit.pki import kubernetes
-from sealkit.pki.kubernetes import SERVER
-from sealkit.pki.model import CASpec, CertSpec, KeyPairSpec, KubeconfigSpec, Layout, LayoutInput
-from sealkit.pki.sans import host_sans
+from sealkit.api import (
+    SERVER,
+    CASpec,
+    CertSpec,
+    KeyPairSpec,
+    KubeconfigSpec,
+    Layout,
+    LayoutInput,
+    host_sans,
+    kubernetes,
+)
 
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"

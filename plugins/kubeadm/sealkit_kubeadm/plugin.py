@@ -107,16 +107,21 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sealkit import hostops
-from sealkit.context import Endpoint, RuntimeInfo
-from sealkit.errors import PluginError, StepFailed
-from sealkit.hookspecs import hookimpl
-from sealkit.pki.model import Layout, LayoutInput
-from sealkit_kubeadm import certs, ownership
+from sealkit.api import (
+    Endpoint,
+    Layout,
+    LayoutInput,
+    PluginError,
+    RuntimeInfo,
+    StepFailed,
+    hookimpl,
+    hostops,
+    ownership,
+)
+from sealkit_kubeadm import certs
 
 if TYPE_CHECKING:
-    from sealkit.context import ClusterContext, HostRef, RegistryInfo
-    from sealkit.pki.model import FileSpec
+    from sealkit.api import ClusterContext, FileSpec, HostRef, RegistryInfo
 
 # ------------------------------------------------------------------------------------- support range
 #: the minors upstream maintains (the newest three) as far as the kubernetes/kubernetes snapshot
@@ -252,7 +257,7 @@ def containerd_major(version_output: str) -> int:
 
 # -------------------------------------------------------------------------------------- cluster bits
 def registry_address(ctx: ClusterContext) -> str:
-    from sealkit.registry.service import registry_settings
+    from sealkit.api import registry_settings
 
     domain, port, _ = registry_settings(ctx)
     return f"{domain}:{port}"
@@ -291,7 +296,7 @@ def join_token(ctx: ClusterContext) -> str:
 
 def ca_cert_hash(ctx: ClusterContext) -> str:
     """kubeadm's discovery-token-ca-cert-hash: sha256 of the CA's DER SubjectPublicKeyInfo."""
-    from sealkit.pki.crypto import spki_sha256
+    from sealkit.api import spki_sha256
 
     return "sha256:" + spki_sha256(ctx.pki.get_ca(certs.CA.name).cert.public_key())
 
@@ -695,7 +700,7 @@ def modules_conf() -> str:
 
 def containerd_config(registry: RegistryInfo, major: int, sandbox_image: str) -> str:
     """Minimal containerd config.toml (v2 for containerd 1.x, v3 for 2.x); a secret (0600)."""
-    from sealkit.registry.mirrors import CERTS_D, containerd_cri_registry_toml
+    from sealkit.api import CERTS_D, containerd_cri_registry_toml
 
     if major == 1:
         runtime = '"io.containerd.grpc.v1.cri"'
@@ -840,7 +845,7 @@ class Runtime:
     def sealkit_registry_mirror_config(
         self, ctx: ClusterContext, host: HostRef, registry: RegistryInfo
     ) -> list[FileSpec]:
-        from sealkit.registry import mirrors
+        from sealkit.api import mirrors
 
         return mirrors.containerd_files(registry, mirrors.upstreams_for(self._image_names(ctx)))
 
@@ -939,7 +944,7 @@ class Runtime:
 
     def _ensure_containerd(self, ctx: ClusterContext, host: HostRef) -> None:
         """containerd installed, configured for Kubernetes and running; restarted only on change."""
-        from sealkit.registry.service import registry_info
+        from sealkit.api import registry_info
 
         root = ctx.remote_rootfs
         shipped = self._present(host, root, CONTAINERD_BINARIES)
@@ -1179,7 +1184,7 @@ class Runtime:
         """Container images the cluster image ships (names), read on the controller."""
         if ctx.local_rootfs is None:
             return []
-        from sealkit.registry.sync import IMAGES_SUBDIR, image_names
+        from sealkit.api import IMAGES_SUBDIR, image_names
 
         return image_names(Path(ctx.local_rootfs) / IMAGES_SUBDIR)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sealkit_kubeadm import ownership
+from sealkit import ownership
 from sealkit_kubeadm import plugin as kubeadm
 
 from sealkit import hostops

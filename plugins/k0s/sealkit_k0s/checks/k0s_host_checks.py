@@ -6,7 +6,7 @@ import shlex
 
 import yaml
 
-from sealkit.context import Endpoint
+from sealkit.api import Endpoint
 
 K0S = "/usr/local/bin/k0s"
 PKI = "/var/lib/k0s/pki"
