@@ -255,7 +255,8 @@ def render_config(
         "  filesystem:\n"
         f"    rootdirectory: {data_dir}\n"
         "  delete:\n"
-        "    enabled: false\n"
+        # manifests are deleted only through the push account (`sealkit apps remove`); hosts never can
+        f"    enabled: {'false' if read_only else 'true'}\n"
         f"{maintenance}"
         "http:\n"
         f"  addr: :{port}\n"

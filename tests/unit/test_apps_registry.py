@@ -70,7 +70,7 @@ def test_delete_by_digest_on_the_push_instance(fake_registry):
 def test_a_registry_that_refuses_deletes_gives_a_warning(fake_registry):
     fake_registry.refuse_delete = True
     [warning] = RegistryImages().delete(None, ["docker.io/library/redis:7.0"])
-    assert warning.startswith("image docker.io/library/redis:7.0 stays in the registry: ")
+    assert warning.startswith("image docker.io/library/redis:7.0 stays in the registry on ")
     assert "405" in warning
 
 

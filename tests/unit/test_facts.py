@@ -144,7 +144,10 @@ def test_preflight_refuses_a_registry_host_whose_pull_or_push_port_is_taken():
     cluster = Cluster(
         name="t", hosts=[Host(ip="10.0.0.1", roles=["master"]), Host(ip="10.0.0.2", roles=["node"])]
     )
-    ctx = SimpleNamespace(cluster=cluster, runtime=SimpleNamespace(master_ports=(6443,), node_ports=(10250,)))
+    ctx = SimpleNamespace(
+        cluster=cluster,
+        runtime=SimpleNamespace(master_ports=(6443,), node_ports=(10250,), default_ha="haproxy"),
+    )
 
     def problems(ip: str, listening: list[int]) -> list[str]:
         host = SimpleNamespace(ip=ip, is_master=ip == "10.0.0.1", facts={"listening_ports": listening})

@@ -336,7 +336,7 @@ def test_render_config_exact_and_valid_yaml():
         "  filesystem:\n"
         "    rootdirectory: /var/lib/sealkit/registry\n"
         "  delete:\n"
-        "    enabled: false\n"
+        "    enabled: true\n"
         "http:\n"
         "  addr: :5000\n"
         "  secret: abc123\n"
@@ -908,3 +908,13 @@ def test_pull_account_cannot_push_and_push_instance_serves_the_controller(tmp_pa
         assert node.get_manifest("library/busybox", "1.36")[2] == digest
         owner = _client(push, username=push.info.username, password=push.info.password)
         assert not owner.blob_exists("library/busybox", blob)
+
+
+def test_only_the_push_instance_accepts_deletes():
+    import yaml
+
+    rw = yaml.safe_load(service.render_config(port=5001, http_secret="abc123"))
+    ro = yaml.safe_load(service.render_config(port=5000, http_secret="abc123", read_only=True))
+    assert rw["storage"]["delete"]["enabled"] is True
+    assert ro["storage"]["delete"]["enabled"] is False
+    assert ro["storage"]["maintenance"]["readonly"]["enabled"] is True
