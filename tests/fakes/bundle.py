@@ -20,25 +20,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # fake name → (modules in load order, entry module, entry function, default version)
+API = ("fakelib", "fake_apply", "fake_protobuf", "fakeapi")
+COMPONENTS = ("fakelib", "fake_scheduler", "fake_controllers", "fake_proxy", "fake_components")
+KUBELET = (*API, *COMPONENTS[1:], "fake_cri", "fake_pods", "fake_kubelet")
+
 FAKES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "k3s": (("fakelib", "fakeapi", "fake_k3s"), "fake_k3s", "main", "v1.30.4+k3s1"),
-    "kubeadm": (("fakelib", "fake_components", "fake_kubeadm"), "fake_kubeadm", "main", "v1.30.4"),
-    "kubelet": (("fakelib", "fakeapi", "fake_components", "fake_kubelet"), "fake_kubelet", "main", "v1.30.4"),
-    "kube-apiserver": (("fakelib", "fakeapi"), "fakeapi", "main", "v1.30.4"),
-    "k0s": (
-        ("fakelib", "fakeapi", "fake_components", "fake_kubelet", "fake_k0s"),
-        "fake_k0s",
-        "main",
-        "v1.30.4+k0s.0",
-    ),
-    "kube-controller-manager": (
-        ("fakelib", "fake_components"),
-        "fake_components",
-        "main_kube_controller_manager",
-        "v1.30.4",
-    ),
-    "kube-scheduler": (("fakelib", "fake_components"), "fake_components", "main_kube_scheduler", "v1.30.4"),
-    "kube-proxy": (("fakelib", "fake_components"), "fake_components", "main_kube_proxy", "v1.30.4"),
+    "k3s": ((*API, "fake_k3s"), "fake_k3s", "main", "v1.30.4+k3s1"),
+    "kubeadm": ((*COMPONENTS, "fake_kubeadm"), "fake_kubeadm", "main", "v1.30.4"),
+    "kubelet": (KUBELET, "fake_kubelet", "main", "v1.30.4"),
+    "kube-apiserver": (API, "fakeapi", "main", "v1.30.4"),
+    "k0s": ((*KUBELET, "fake_k0s"), "fake_k0s", "main", "v1.30.4+k0s.0"),
+    "kube-controller-manager": (COMPONENTS, "fake_components", "main_kube_controller_manager", "v1.30.4"),
+    "kube-scheduler": (COMPONENTS, "fake_components", "main_kube_scheduler", "v1.30.4"),
+    "kube-proxy": (COMPONENTS, "fake_components", "main_kube_proxy", "v1.30.4"),
 }
 
 _TEMPLATE = '''#!/usr/bin/env python3
@@ -72,6 +66,17 @@ if __name__ == "__main__":
 _VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 
 
+_SIBLING_IMPORT = re.compile(r"^\s+import (fake\w+)\b", re.MULTILINE)
+
+
+def check_order(name: str, modules: tuple[str, ...], sources: dict[str, str]) -> None:
+    """Every sibling a module imports must be loaded before it, or the bundle fails on a host."""
+    for i, module in enumerate(modules):
+        for dep in _SIBLING_IMPORT.findall(sources[module]):
+            if dep not in modules[:i]:
+                raise ValueError(f"bundle {name!r}: {module} imports {dep}, which is not loaded before it")
+
+
 def bundle(name: str, out_dir: str | os.PathLike[str], version: str = "") -> Path:
     """Write the self-contained fake `name` into out_dir (mode 0755) and return its path."""
     if name not in FAKES:
@@ -81,6 +86,7 @@ def bundle(name: str, out_dir: str | os.PathLike[str], version: str = "") -> Pat
     if not _VERSION_RE.match(version):
         raise ValueError(f"version {version!r} is not like v1.30.4 or v1.30.4+k3s1")
     sources = {m: (HERE / f"{m}.py").read_text(encoding="utf-8") for m in modules}
+    check_order(name, modules, sources)
     body = _TEMPLATE.format(
         name=name,
         modules=", ".join(f"{m}.py" for m in modules),

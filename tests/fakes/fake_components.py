@@ -7,7 +7,10 @@ real flag names they are given (unknown flags fail with "Error: unknown flag: --
     and --cluster-signing-key-file (kubelet TLS bootstrap, as kubeadm join relies on),
   * bootstrapsigner: keep a `jws-kubeconfig-<token-id>` signature per valid bootstrap token in
     kube-public/cluster-info (kubeadm's token discovery verifies it).
-The scheduler and kube-proxy only check their kubeconfig reaches the apiserver and stay up.
+and the workload controllers and garbage collector of fake_controllers.py. kube-scheduler binds
+pending pods (fake_scheduler.py); both elect a leader through their kube-system Lease
+(`kube-controller-manager`, `kube-scheduler`, as upstream) when --leader-elect is on, so several
+masters do not race. kube-proxy forwards NodePorts in user space (fake_proxy.py).
 The kubelet fake runs these from static-pod manifests (see fake_kubelet.py).
 """
 
@@ -23,8 +26,11 @@ import threading
 import time
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fakelib
+    from . import fake_controllers, fake_proxy, fake_scheduler, fakelib
 except ImportError:
+    import fake_controllers  # type: ignore[no-redef]
+    import fake_proxy  # type: ignore[no-redef]
+    import fake_scheduler  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
 F = fakelib.Flag
@@ -244,21 +250,39 @@ def run_component(name: str, argv: list[str], version: str) -> int:
         if name == "kube-controller-manager"
         else 365
     )
-    while not stop.wait(1):
-        try:
-            if name == "kube-controller-manager":
-                if signing[0] and signing[1]:
-                    csr_pass(
-                        client,
-                        fakelib.host_path(signing[0]),
-                        fakelib.host_path(signing[1]),
-                        max(days, 1),
-                    )
-                bootstrap_signer_pass(client)
-            else:
-                client.request("GET", "/version")
-        except fakelib.FakeError as exc:
-            fakelib.klog("warning", f"{name}: {exc}")
+    lease = (
+        fake_controllers.LeaderLease(client, name)
+        if name != "kube-proxy" and args.get("leader-elect")
+        else None
+    )
+    workloads = fake_controllers.ControllerManager(client)
+    scheduler = fake_scheduler.Scheduler(client)
+    proxy = fake_proxy.NodePortProxy(client) if name == "kube-proxy" else None
+    try:
+        while not stop.wait(1):
+            try:
+                leading = lease is None or lease.held()
+                if name == "kube-controller-manager":
+                    if signing[0] and signing[1]:
+                        csr_pass(
+                            client,
+                            fakelib.host_path(signing[0]),
+                            fakelib.host_path(signing[1]),
+                            max(days, 1),
+                        )
+                    bootstrap_signer_pass(client)
+                    if leading:
+                        workloads.run_pass()
+                elif name == "kube-scheduler":
+                    if leading:
+                        scheduler.run_pass()
+                elif proxy is not None:
+                    proxy.sync()
+            except fakelib.FakeError as exc:
+                fakelib.klog("warning", f"{name}: {exc}")
+    finally:
+        if proxy is not None:
+            proxy.close()
     return 0
 
 

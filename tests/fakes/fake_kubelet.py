@@ -15,8 +15,15 @@ Does what sealkit can observe of a real kubelet, nothing more:
     manifest's command line, `kube-apiserver`, `kube-controller-manager`, `kube-scheduler` and
     `kube-proxy` run the fakes of those (this same file re-executed), versioned by the image tag;
     changed manifests restart the pod, removed ones stop it; mirror Pods appear in the API.
-Relaxed on purpose: a missing CRI socket is only warned about; pods that are not static are
-never run; containers of static pods die with the kubelet (a real one would leave them running).
+  * runs the Pods the scheduler bound to its node through the host's real containerd (see
+    fake_pods.py and fake_cri.py), pulling through containerd's registry mirror config, and
+    serves their logs on its HTTPS port (10250) for `kubectl logs`; pods whose image is a
+    Kubernetes component the fakes implement (kube-proxy, e.g. kubeadm's DaemonSet) run that fake
+    with the kubelet's own credentials.
+Relaxed on purpose: a missing CRI socket is only warned about (pods then stay Pending); static
+pods are processes, not containers; every container (static or not) is stopped when the kubelet
+stops, because the fake kubeadm/k3s/k0s resets do not remove containers as the real ones do
+(crictl) and a reset must leave none.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fake_components, fakeapi, fakelib
+    from . import fake_components, fake_cri, fake_pods, fakeapi, fakelib
 except ImportError:
     import fake_components  # type: ignore[no-redef]
+    import fake_cri  # type: ignore[no-redef]
+    import fake_pods  # type: ignore[no-redef]
     import fakeapi  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
@@ -479,6 +488,7 @@ def run_kubelet(argv: list[str], version: str) -> int:
         fakelib.klog("error", f"command failed: {exc}")
         return 1
     cri = args.get("container-runtime-endpoint") or cfg.get("containerRuntimeEndpoint", "")
+    cri_socket = hp(cri[len("unix://") :]) if cri.startswith("unix://") else hp(cri)
     if cri.startswith("unix://") and not os.path.exists(hp(cri[len("unix://") :])):
         fakelib.klog(
             "warning",
@@ -521,10 +531,34 @@ def run_kubelet(argv: list[str], version: str) -> int:
     last_beat = 0.0
     interval = fakelib.parse_duration(freq)
     bootstrap_thread: threading.Thread | None = None
+    runner: fake_pods.PodRunner | None = None
+    server: fake_pods.KubeletServer | None = None
+    root_dir = hp(args.get("root-dir"))
     try:
         while True:
             if pods is not None:
                 pods.sync()
+            if registered and client is not None and cri_socket and os.path.exists(cri_socket):
+                if runner is None:
+                    runner = fake_pods.PodRunner(
+                        client,
+                        node,
+                        ips[0],
+                        root_dir,
+                        fake_cri.Ctr(cri_socket, hp("/etc/containerd/config.toml")),
+                        component_command(self_exe, version, kubeconfig, node),
+                    )
+                    port = int(args.get("port") or cfg.get("port") or 10250)
+                    try:
+                        server = fake_pods.KubeletServer.serve(
+                            (ips[0], port), runner, hp(args.get("cert-dir")), node
+                        )
+                    except OSError as exc:
+                        fakelib.klog("warning", f"kubelet server on {ips[0]}:{port}: {exc}; no logs served")
+                try:
+                    runner.sync()
+                except (fakelib.FakeError, OSError) as exc:
+                    fakelib.klog("warning", f"pod sync failed (will retry): {exc}")
             if not standalone and client is None:
                 if os.path.exists(kubeconfig):
                     client = load_node_client(kubeconfig)
@@ -564,9 +598,28 @@ def run_kubelet(argv: list[str], version: str) -> int:
             if stop.wait(1):
                 break
     finally:
+        if runner is not None:
+            runner.stop_all()
+        if server is not None:
+            server.shutdown()
         if pods is not None:
             pods.stop_all()
     return 0
+
+
+def component_command(self_exe: str, version: str, kubeconfig: str, node: str) -> fake_pods.LocalCommand:
+    """Pods of Kubernetes component images the fakes implement run the fake, not a container
+    (kubeadm's kube-proxy DaemonSet): its in-cluster credentials are replaced by the kubelet's."""
+
+    def local(container: dict[str, Any]) -> tuple[list[str], dict[str, str]] | None:
+        repo, _, tag = str(container.get("image", "")).rpartition(":")
+        if repo.rsplit("/", 1)[-1] != "kube-proxy":
+            return None
+        env = dict(os.environ, **{COMPONENT_ENV: "kube-proxy", COMPONENT_VERSION_ENV: tag or version})
+        argv = [sys.executable, self_exe, f"--kubeconfig={kubeconfig}", f"--hostname-override={node}"]
+        return argv, env
+
+    return local
 
 
 def main(argv: list[str], version: str) -> int:

@@ -1,18 +1,29 @@
 """A minimal Kubernetes API server: CONTRACT FAKE for sealkit's tests (sealkit-contract-fake).
 
 Never shipped in the product. It serves enough of the real API, over HTTPS with client-certificate
-and bearer-token authentication, for the real `kubectl` (get/describe-less/delete/cordon/drain/
-label/taint/version/wait) and for the other fakes (k3s, kubeadm, kubelet) to register and
-heartbeat Nodes. Objects live in a real etcd through its v3 JSON gateway when one is configured,
-so every master shares state and a master's death loses nothing; otherwise in a local JSON file.
+and bearer-token authentication, for real kubectl (1.29 and 1.35: get/apply (client- and
+server-side)/create/delete/scale/logs/rollout status/wait/drain/label/taint), real helm (3 and 4:
+release Secrets, --wait) and the other fakes. Objects live in a real etcd through its v3 JSON
+gateway when one is configured, so every master shares state and a master's death loses nothing;
+otherwise in a local JSON file.
 
 Use in-process (`FakeAPIServer(cfg).start()`) or as a subprocess with kube-apiserver's own flag
 names (`python3 fakeapi.py --secure-port ... --tls-cert-file ... --client-ca-file ...`).
 
-What it deliberately does not do: run controllers other than node-lifecycle (NotReady after the
-grace period), authorization beyond a coarse split (system:masters/authenticated
-users may do anything, bootstrappers and anonymous a fixed few things), server-side apply,
-protobuf, aggregated discovery (clients fall back to the legacy discovery documents), OpenAPI.
+Upstream behaviours emulated (kubernetes/kubernetes v1.35.0 unless noted): strategic merge and
+server-side apply (fake_apply.py); protobuf request bodies for the kinds typed clients write
+(fake_protobuf.py); /openapi/v3 documents that declare `fieldValidation`, so kubectl leaves
+validation to the server (cli-runtime query_param_verifier_v3.go); defaults of apps/batch/core
+objects (pkg/apis/*/v1/defaults.go); ClusterIP/NodePort allocation (pkg/registry/core/service);
+Job selectors (pkg/registry/batch/job/strategy.go); pods/binding, pods/log (proxied to the
+kubelet's port), the scale subresource; DeleteOptions.propagationPolicy; watch with the
+initial-events-end bookmark; the Pod/Deployment/Service table columns (pkg/printers).
+What it deliberately does not do: controllers other than node-lifecycle (the workload controllers
+live in the fake kube-controller-manager, fake_controllers.py), authorization beyond a coarse split
+(system:masters/authenticated users may do anything, bootstrappers and anonymous a fixed few
+things), schema validation (fieldValidation=Strict accepts unknown fields), protobuf responses,
+aggregated discovery (clients fall back to the legacy discovery documents), OpenAPI schemas,
+graceful pod deletion (a DELETE removes the Pod at once; the kubelet then stops its containers).
 """
 
 from __future__ import annotations
@@ -32,15 +43,19 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fakelib
+    from . import fake_apply, fake_protobuf, fakelib
 except ImportError:
+    import fake_apply  # type: ignore[no-redef]
+    import fake_protobuf  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
 FAKE_MARK = fakelib.FAKE_MARK
@@ -279,6 +294,10 @@ class EtcdStore:
 # the resource catalogue
 # --------------------------------------------------------------------------------------------
 
+# kinds in the "all" category (`kubectl get all`), per their REST storage's Categories()
+# (kubernetes/kubernetes v1.35.0 pkg/registry/*/*/storage/storage.go)
+ALL_CATEGORY = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
+
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
@@ -313,17 +332,23 @@ class ResourceType:
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",), True, ("finalize",)),
     ResourceType("", "v1", "nodes", "Node", False, ("no",), True),
-    ResourceType("", "v1", "pods", "Pod", True, ("po",), True, ("eviction",)),
+    ResourceType("", "v1", "pods", "Pod", True, ("po",), True, ("eviction", "binding", "log")),
     ResourceType("", "v1", "secrets", "Secret", True),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     ResourceType("", "v1", "services", "Service", True, ("svc",), True),
     ResourceType("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     ResourceType("", "v1", "events", "Event", True, ("ev",)),
-    ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), True),
+    ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), True, ("scale",)),
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), True),
-    ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), True),
-    ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), True),
+    ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), True, ("scale",)),
+    ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), True, ("scale",)),
+    ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True),
+    ResourceType("batch", "v1", "jobs", "Job", True, (), True),
+    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), True),
+    ResourceType("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), True),
+    ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
+    ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), True),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
     ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), True),
     ResourceType(
@@ -423,52 +448,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-_MERGE_KEYS = {
-    "conditions": "type",
-    "addresses": "type",
-    "containers": "name",
-    "ports": "port",
-    "env": "name",
-    "volumes": "name",
-    "taints": "",
-}
-
-
-def strategic_merge_patch(target: Any, patch: Any, field_name: str = "") -> Any:
-    """Near enough to strategic merge: merge-key lists merge, `$` directives honoured/dropped."""
-    if isinstance(patch, list):
-        key = _MERGE_KEYS.get(field_name, "")
-        if not key or not isinstance(target, list):
-            return [p for p in copy.deepcopy(patch) if not (isinstance(p, dict) and "$patch" in p)]
-        result = [copy.deepcopy(t) for t in target]
-        for item in patch:
-            if not isinstance(item, dict) or key not in item:
-                continue
-            idx = next(
-                (i for i, t in enumerate(result) if isinstance(t, dict) and t.get(key) == item[key]),
-                None,
-            )
-            if item.get("$patch") == "delete":
-                if idx is not None:
-                    result.pop(idx)
-            elif idx is None:
-                result.append({k: v for k, v in item.items() if not k.startswith("$")})
-            else:
-                result[idx] = strategic_merge_patch(result[idx], item)
-        return result
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if patch.get("$patch") == "replace":
-        return {k: v for k, v in patch.items() if not k.startswith("$")}
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if key.startswith("$"):
-            continue
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = strategic_merge_patch(result.get(key), value, key)
-    return result
+# merge keys and directives from upstream struct tags: see fake_apply's docstring
+strategic_merge_patch = fake_apply.strategic_merge_patch
 
 
 def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
@@ -606,7 +587,7 @@ def _table_row(kind: str, obj: dict[str, Any]) -> list[Any]:
         return [
             meta.get("name"),
             f"{ready}/{total}",
-            status.get("phase", "Pending"),
+            pod_status_text(obj),
             restarts,
             _age(obj),
             status.get("podIP", "<none>"),
@@ -614,7 +595,72 @@ def _table_row(kind: str, obj: dict[str, Any]) -> list[Any]:
             "<none>",
             "<none>",
         ]
+    if kind == "Deployment":
+        spec = obj.get("spec", {})
+        return [
+            meta.get("name"),
+            f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+            status.get("updatedReplicas", 0),
+            status.get("availableReplicas", 0),
+            _age(obj),
+        ]
+    if kind == "Service":
+        spec = obj.get("spec", {})
+        ports = ",".join(
+            f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+            f"/{p.get('protocol', 'TCP')}"
+            for p in spec.get("ports") or []
+        )
+        return [
+            meta.get("name"),
+            spec.get("type", "ClusterIP"),
+            spec.get("clusterIP", "<none>"),
+            ",".join(spec.get("externalIPs") or []) or "<none>",
+            ports or "<none>",
+            _age(obj),
+        ]
     return [meta.get("name"), meta.get("creationTimestamp")]
+
+
+def pod_status_text(pod: dict[str, Any]) -> str:
+    """The STATUS column as upstream's printPod (pkg/printers/internalversion/printers.go,
+    v1.35.0): a waiting or terminated container's reason beats the phase, init containers show
+    as Init:<reason> or Init:n/m, a pod being deleted shows Terminating."""
+    status = pod.get("status", {})
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    inits = status.get("initContainerStatuses") or []
+    n_init = len((pod.get("spec") or {}).get("initContainers") or [])
+    initializing = False
+    for i, c in enumerate(inits):
+        st = c.get("state") or {}
+        term = st.get("terminated")
+        if term and term.get("exitCode") == 0:
+            continue
+        if term:
+            reason = "Init:" + (term.get("reason") or f"ExitCode:{term.get('exitCode')}")
+        elif (st.get("waiting") or {}).get("reason") not in (None, "", "PodInitializing"):
+            reason = "Init:" + st["waiting"]["reason"]
+        else:
+            reason = f"Init:{i}/{n_init}"
+        initializing = True
+        break
+    if not initializing:
+        running = False
+        for c in reversed(status.get("containerStatuses") or []):
+            st = c.get("state") or {}
+            if (st.get("waiting") or {}).get("reason"):
+                reason = st["waiting"]["reason"]
+            elif (st.get("terminated") or {}).get("reason"):
+                reason = st["terminated"]["reason"]
+            elif st.get("terminated"):
+                reason = f"ExitCode:{st['terminated'].get('exitCode')}"
+            elif st.get("running") and c.get("ready"):
+                running = True
+        if reason == "Completed" and running:
+            reason = "Running"
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return reason
 
 
 def _table_columns(kind: str) -> list[dict[str, Any]]:
@@ -633,6 +679,23 @@ def _table_columns(kind: str) -> list[dict[str, Any]]:
         ]
     if kind == "Namespace":
         return [_col("Name", fmt="name"), _col("Status"), _col("Age")]
+    if kind == "Deployment":
+        return [
+            _col("Name", fmt="name"),
+            _col("Ready"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _col("Age"),
+        ]
+    if kind == "Service":
+        return [
+            _col("Name", fmt="name"),
+            _col("Type"),
+            _col("Cluster-IP"),
+            _col("External-IP"),
+            _col("Port(s)"),
+            _col("Age"),
+        ]
     if kind == "Pod":
         return [
             _col("Name", fmt="name"),
@@ -670,6 +733,75 @@ def to_table(
         "columnDefinitions": _table_columns(kind),
         "rows": rows,
     }
+
+
+def apply_defaults(r: ResourceType, obj: dict[str, Any]) -> None:
+    """The defaults clients rely on (helm's readiness checks read them), from upstream's
+    pkg/apis/{core,apps,batch}/v1/defaults.go at v1.35.0: replicas 1, RollingUpdate 25%/25%,
+    revisionHistoryLimit 10, progressDeadlineSeconds 600, restartPolicy Always (Never→OnFailure
+    for Jobs is the user's), service type ClusterIP with TCP ports whose targetPort is the port."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if r.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        spec.setdefault("replicas", 1)
+        spec.setdefault("revisionHistoryLimit", 10)
+    if r.kind == "Deployment":
+        spec.setdefault("progressDeadlineSeconds", 600)
+        spec.setdefault("strategy", {"type": "RollingUpdate"})
+        if spec["strategy"].get("type") == "RollingUpdate":
+            spec["strategy"].setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
+    if r.kind == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    if r.kind == "DaemonSet":
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault(
+            "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+        )
+    if r.kind == "Job":
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completions", 1)
+        spec.setdefault("parallelism", 1)
+    pod_spec = spec if r.kind == "Pod" else (spec.get("template") or {}).get("spec")
+    if r.kind == "Job" and isinstance(pod_spec, dict):
+        pod_spec.setdefault("restartPolicy", "OnFailure")
+    if isinstance(pod_spec, dict):
+        pod_spec.setdefault("restartPolicy", "Always")
+        pod_spec.setdefault("terminationGracePeriodSeconds", 30)
+        pod_spec.setdefault("dnsPolicy", "ClusterFirst")
+        pod_spec.setdefault("schedulerName", "default-scheduler")
+        for c in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
+            for port in c.get("ports") or []:
+                port.setdefault("protocol", "TCP")
+            tag = str(c.get("image", "")).rsplit("/", 1)[-1]
+            latest = "@" not in tag and (":" not in tag or tag.endswith(":latest"))
+            c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+            c.setdefault("terminationMessagePath", "/dev/termination-log")
+    if r.kind == "Service":
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+
+
+def job_selector(job: dict[str, Any]) -> None:
+    """A Job without manualSelector gets a selector on its uid, and its template those labels
+    (generateSelector in pkg/registry/batch/job/strategy.go, v1.35.0)."""
+    spec = job.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    meta = job["metadata"]
+    labels = {
+        "batch.kubernetes.io/controller-uid": meta["uid"],
+        "batch.kubernetes.io/job-name": meta["name"],
+        "controller-uid": meta["uid"],
+        "job-name": meta["name"],
+    }
+    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
+    tmeta["labels"] = {**(tmeta.get("labels") or {}), **labels}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}}
 
 
 def normalize_secret(r: ResourceType, obj: dict[str, Any]) -> None:
@@ -753,6 +885,7 @@ class APIServerConfig:
     node_monitor_period: float = 5.0
     node_password_secrets: bool = False
     service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: str = "30000-32767"
     extra_routes: list[ExtraRoute] = field(default_factory=list)
     on_delete: list[Callable[[ResourceType, dict[str, Any]], None]] = field(default_factory=list)
     verbose: bool = False
@@ -887,6 +1020,11 @@ class FakeAPIServer:
         meta.pop("deletionTimestamp", None)
         meta["generation"] = 1
         normalize_secret(r, obj)
+        apply_defaults(r, obj)
+        if r.kind == "Job":
+            job_selector(obj)
+        if r.plural == "services":
+            self.allocate_service(obj, None)
         if r.plural == "namespaces":
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
@@ -990,6 +1128,82 @@ class FakeAPIServer:
             },
         )
         self.register_endpoint()
+
+    def allocate_service(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """ClusterIP and NodePort allocation as the service REST storage does (upstream
+        pkg/registry/core/service/storage/alloc.go, v1.35.0): a set value must be free and in
+        range (422 otherwise), a missing one is allocated, an update that omits them keeps the
+        old ones, `None` is headless; NodePorts come from --service-node-port-range."""
+        spec = svc.setdefault("spec", {})
+        name = svc.get("metadata", {}).get("name", "")
+        ns = svc.get("metadata", {}).get("namespace", "")
+        old_spec = (old or {}).get("spec") or {}
+        others, _ = self.list_objs(SERVICES, "")
+        others = [o for o in others if (o["metadata"].get("namespace"), o["metadata"]["name"]) != (ns, name)]
+        used_ips = {o.get("spec", {}).get("clusterIP") for o in others}
+        used_ports = {
+            p.get("nodePort")
+            for o in others
+            for p in o.get("spec", {}).get("ports") or []
+            if p.get("nodePort")
+        }
+        net = ipaddress.ip_network(self.cfg.service_cluster_ip_range.split(",")[0], strict=False)
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        ip = spec.get("clusterIP")
+        if ip and ip != "None":
+            if ipaddress.ip_address(ip) not in net or (ip in used_ips and not old):
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'Service "{name}" is invalid: spec.clusterIPs: Invalid value: ["{ip}"]: '
+                    + (
+                        "provided IP is already allocated"
+                        if ip in used_ips
+                        else "provided IP is not in the valid range"
+                    ),
+                )
+        elif not ip:
+            free = (
+                str(a)
+                for a in net.hosts()
+                if str(a) not in used_ips and int(a) > int(net.network_address) + 1
+            )
+            spec["clusterIP"] = next(free)
+        if spec["clusterIP"] != "None":
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        low, high = self.node_port_range()
+        old_ports = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in old_spec.get("ports") or []
+        }
+        for port in spec.get("ports") or []:
+            if not port.get("nodePort"):
+                kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if kept:
+                    port["nodePort"] = kept
+            np = port.get("nodePort")
+            if np:
+                if not low <= int(np) <= high or (np in used_ports):
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f'Service "{name}" is invalid: spec.ports[0].nodePort: Invalid value: {np}: '
+                        + (
+                            "provided port is already allocated"
+                            if np in used_ports
+                            else "provided port is not in the valid range. "
+                            f"The range of valid ports is {low}-{high}"
+                        ),
+                    )
+            else:
+                port["nodePort"] = next(p for p in range(low, high + 1) if p not in used_ports)
+            used_ports.add(port["nodePort"])
+
+    def node_port_range(self) -> tuple[int, int]:
+        low, _, high = self.cfg.service_node_port_range.partition("-")
+        return int(low), int(high or low)
 
     def kubernetes_service_ip(self) -> str:
         net = ipaddress.ip_network(self.cfg.service_cluster_ip_range.split(",")[0], strict=False)
@@ -1144,6 +1358,147 @@ class FakeAPIServer:
             {"name": name, "group": r.group, "kind": r.plural},
         )
 
+    # ---- pods, owners ----------------------------------------------------------------------
+    def bind_pod(self, ns: str, name: str, binding: dict[str, Any]) -> dict[str, Any]:
+        """pods/binding as upstream's BindingREST.assignPod (pkg/registry/core/pod/storage,
+        v1.35.0): sets spec.nodeName once; a bound pod answers 409."""
+        target = (binding.get("target") or {}).get("name", "")
+        if not target:
+            raise ApiError(422, "Invalid", "Binding is invalid: target.name: Required value")
+
+        def assign(pod: dict[str, Any]) -> dict[str, Any]:
+            if pod.get("metadata", {}).get("deletionTimestamp"):
+                raise ApiError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned to a host")
+            current = pod.get("spec", {}).get("nodeName")
+            if current:
+                raise ApiError(409, "Conflict", f"pod {name} is already assigned to node {current!r}")
+            pod.setdefault("spec", {})["nodeName"] = target
+            conds = pod.setdefault("status", {}).setdefault("conditions", [])
+            conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
+            conds.append(
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": fakelib.now_rfc3339()}
+            )
+            return pod
+
+        self.update_obj(PODS, ns, name, assign)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def dependents(self, owner: dict[str, Any]) -> list[tuple[ResourceType, dict[str, Any]]]:
+        """Objects whose ownerReferences name `owner`'s uid (what the garbage collector follows)."""
+        uid = owner.get("metadata", {}).get("uid")
+        ns = owner.get("metadata", {}).get("namespace", "")
+        out = []
+        for r in RESOURCES:
+            if r.namespaced and not ns:
+                continue  # a cluster-scoped owner: namespaced dependents are not looked for here
+            items, _ = self.list_objs(r, ns if r.namespaced else "")
+            for item in items:
+                refs = item.get("metadata", {}).get("ownerReferences") or []
+                if any(ref.get("uid") == uid for ref in refs):
+                    out.append((r, item))
+        return out
+
+    def delete_with_policy(self, r: ResourceType, ns: str, name: str, policy: str) -> dict[str, Any]:
+        """DELETE with DeleteOptions.propagationPolicy (apimachinery meta/v1 types.go): Orphan
+        strips the dependents' ownerReferences, Foreground deletes dependents before the owner
+        (upstream does it asynchronously through the foregroundDeletion finalizer; here it is
+        synchronous), Background deletes the owner and leaves the dependents to the garbage
+        collector of kube-controller-manager."""
+        if policy not in ("Orphan", "Foreground", "Background"):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}": '
+                'supported values: "Foreground", "Background", "Orphan"',
+            )
+        got = self.get_obj(r, ns, name)
+        if got is None:
+            raise not_found(r.plural, name, r.group)
+        owner = got[0]
+        uid = owner["metadata"].get("uid")
+        if policy != "Background":
+            for dr, dep in self.dependents(owner):
+                dns, dname = dep["metadata"].get("namespace", ""), dep["metadata"]["name"]
+                try:
+                    if policy == "Orphan":
+
+                        def strip(o: dict[str, Any]) -> dict[str, Any]:
+                            refs = o["metadata"].get("ownerReferences") or []
+                            o["metadata"]["ownerReferences"] = [x for x in refs if x.get("uid") != uid]
+                            return o
+
+                        self.update_obj(dr, dns, dname, strip)
+                    else:
+                        self.delete_with_policy(dr, dns, dname, "Foreground")
+                except ApiError as exc:
+                    if exc.code != 404:
+                        raise
+        return self.delete_obj(r, ns, name)
+
+    def kubelet_url(self, ns: str, name: str) -> tuple[str, dict[str, Any]]:
+        """The kubelet endpoint serving a pod's logs (pod → node → InternalIP:kubeletEndpoint)."""
+        got = self.get_obj(PODS, ns, name)
+        if got is None:
+            raise not_found("pods", name)
+        pod = got[0]
+        node_name = pod.get("spec", {}).get("nodeName")
+        if not node_name:
+            raise ApiError(400, "BadRequest", f'pod "{name}" is not assigned to a node yet')
+        node = self.get_obj(NODES, "", node_name)
+        if node is None:
+            raise not_found("nodes", node_name)
+        status = node[0].get("status", {})
+        addrs = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 10250
+        host = addrs.get("InternalIP") or addrs.get("Hostname") or node_name
+        if ":" in host:
+            host = f"[{host}]"
+        return f"https://{host}:{port}", pod
+
+    # ---- OpenAPI v3 (only what clients probe) -------------------------------------------------
+    def openapi_v3_root(self) -> dict[str, Any]:
+        """/openapi/v3: one entry per group-version (kube-openapi handler3 layout)."""
+        paths = {}
+        for gv in sorted({(r.group, r.version) for r in RESOURCES}):
+            rel = f"apis/{gv[0]}/{gv[1]}" if gv[0] else f"api/{gv[1]}"
+            paths[rel] = {"serverRelativeURL": f"/openapi/v3/{rel}?hash={FAKE_MARK}"}
+        return {"paths": paths}
+
+    def openapi_v3_gv(self, group: str, version: str) -> dict[str, Any] | None:
+        """A group-version document with PATCH operations that declare `fieldValidation`, so
+        kubectl's QueryParamVerifierV3 (staging/src/k8s.io/cli-runtime/pkg/resource/
+        query_param_verifier_v3.go, v1.35.0) leaves validation to the server. No schemas."""
+        rs = [r for r in RESOURCES if r.group == group and r.version == version]
+        if not rs:
+            return None
+        params = [
+            {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
+        ]
+        paths: dict[str, Any] = {}
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        for r in rs:
+            item = (
+                f"{prefix}/namespaces/{{namespace}}/{r.plural}/{{name}}"
+                if r.namespaced
+                else f"{prefix}/{r.plural}/{{name}}"
+            )
+            gvk = {"group": group, "version": version, "kind": r.kind}
+            paths[item] = {
+                "patch": {
+                    "operationId": f"patch{r.kind}",
+                    "parameters": params,
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": gvk,
+                }
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": self.cfg.version},
+            "paths": paths,
+            "components": {"schemas": {}},
+        }
+
     # ---- discovery documents -----------------------------------------------------------
     def version_info(self) -> dict[str, Any]:
         m = re.match(r"v(\d+)\.(\d+)", self.cfg.version)
@@ -1176,6 +1531,8 @@ class FakeAPIServer:
             }
             if r.short:
                 entry["shortNames"] = list(r.short)
+            if r.kind in ALL_CATEGORY:
+                entry["categories"] = ["all"]
             resources.append(entry)
             if r.status:
                 resources.append(
@@ -1367,6 +1724,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 },
             )
             return
+        if path == "/openapi/v3":
+            self.send_json(200, api.openapi_v3_root())
+            return
+        if path.startswith("/openapi/v3/"):
+            gv = path[len("/openapi/v3/") :].split("/")
+            doc = api.openapi_v3_gv(*(gv[1:] if gv[0] == "apis" else ["", gv[-1]]))
+            if doc is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            self.send_json(200, doc)
+            return
         if path == "/apis":
             self.send_json(200, api.api_groups())
             return
@@ -1427,6 +1794,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if sub and not (sub == "status" and r.status) and sub not in r.subresources:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = self.command
+        body_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if body and body_type == "application/vnd.kubernetes.protobuf":
+            try:
+                body = json.dumps(fake_protobuf.decode(body)).encode()
+            except KeyError as exc:
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"application/json, application/yaml (the {FAKE_MARK} decodes protobuf only for "
+                    f"{', '.join(sorted(fake_protobuf.TOP_LEVEL))}, not {exc})",
+                ) from exc
+            except (fake_protobuf.ProtobufError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ApiError(400, "BadRequest", f"error decoding protobuf body: {exc}") from exc
         q = {k: v[-1] for k, v in query.items()}
         watch = q.get("watch") in ("1", "true")
         verb = {
@@ -1439,7 +1820,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }[method]
         api.authorize(user, verb, r, ns, name)
         dry_run = "dryRun" in query
-        if verb in ("list", "watch"):
+        if sub == "log":
+            if verb != "get":
+                raise ApiError(405, "MethodNotAllowed", "only GET is allowed on pods/log")
+            self.proxy_log(api, ns, name, query)
+        elif sub == "scale":
+            self.scale(api, r, ns, name, verb, body)
+        elif sub == "binding":
+            if verb != "create":
+                raise ApiError(405, "MethodNotAllowed", "only POST is allowed on pods/binding")
+            self.send_json(201, api.bind_pod(ns, name, self.decode(body)))
+        elif verb in ("list", "watch"):
             self.do_list(api, r, ns, q, watch, name)
         elif verb == "get":
             got = api.get_obj(r, ns, name)
@@ -1478,6 +1869,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, self.apply_update(api, r, ns, name, sub, lambda _cur: new, dry_run))
         elif verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype == "application/apply-patch+yaml":
+                self.send_json(200, self.server_side_apply(api, r, ns, name, sub, q, body, dry_run))
+                return
             patch = self.decode(body, allow_list=ctype == "application/json-patch+json")
             patchers: dict[str, Callable[[Any, Any], Any]] = {
                 "application/merge-patch+json": merge_patch,
@@ -1492,8 +1886,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     f"the body of the request was in an unknown format - accepted "
                     f"media types include: application/json-patch+json, "
                     f"application/merge-patch+json, "
-                    f"application/strategic-merge-patch+json (got {ctype!r}; "
-                    f"server-side apply is not implemented by the {FAKE_MARK})",
+                    f"application/strategic-merge-patch+json, application/apply-patch+yaml (got {ctype!r})",
                 )
 
             def fn(cur: dict[str, Any]) -> dict[str, Any]:
@@ -1507,7 +1900,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if dry_run:
                 self.send_json(200, got[0])
                 return
-            self.send_json(200, api.delete_obj(r, ns, name))
+            opts = self.decode(body) if body.strip() else {}
+            policy = q.get("propagationPolicy") or opts.get("propagationPolicy") or "Background"
+            if opts.get("orphanDependents") is True:
+                policy = "Orphan"
+            self.send_json(200, api.delete_with_policy(r, ns, name, policy))
         elif verb == "deletecollection":
             items, rev = api.list_objs(r, ns)
             deleted = []
@@ -1566,6 +1963,160 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})",
             )
 
+    def server_side_apply(
+        self,
+        api: FakeAPIServer,
+        r: ResourceType,
+        ns: str,
+        name: str,
+        sub: str,
+        q: dict[str, str],
+        body: bytes,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """PATCH application/apply-patch+yaml (see fake_apply): create when missing, else merge."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            applied = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                applied = fakelib.yaml_load(text)
+            except fakelib.YamlError as exc:
+                raise ApiError(400, "BadRequest", f"error decoding YAML: {exc}") from exc
+        if not isinstance(applied, dict):
+            raise ApiError(400, "BadRequest", "apply patch must be an object")
+        self.check_identity(r, applied, ns, name)
+        manager = q.get("fieldManager", "")
+        if not manager:
+            raise ApiError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                "is required for apply patch",
+            )
+        now = fakelib.now_rfc3339()
+        if sub:
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                f"server-side apply to {r.plural}/{sub} is not supported by the {FAKE_MARK}",
+            )
+        if api.get_obj(r, ns, name) is None:
+            obj = fake_apply.server_side_apply(None, applied, manager, r.api_version, now)
+            obj.setdefault("metadata", {})["name"] = name
+            if dry_run:
+                return obj
+            try:
+                return api.create_obj(r, ns, obj)
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+        return self.apply_update(
+            api,
+            r,
+            ns,
+            name,
+            sub,
+            lambda cur: fake_apply.server_side_apply(cur, applied, manager, r.api_version, now),
+            dry_run,
+        )
+
+    def scale(self, api: FakeAPIServer, r: ResourceType, ns: str, name: str, verb: str, body: bytes) -> None:
+        """The scale subresource (autoscaling/v1 Scale) as upstream's ScaleREST
+        (pkg/registry/apps/deployment/storage/storage.go, v1.35.0): reads and writes spec.replicas."""
+
+        def as_scale(obj: dict[str, Any]) -> dict[str, Any]:
+            meta = obj["metadata"]
+            sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            return {
+                "kind": "Scale",
+                "apiVersion": "autoscaling/v1",
+                "metadata": {
+                    k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta
+                },
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                "status": {
+                    "replicas": (obj.get("status") or {}).get("replicas", 0),
+                    "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items())),
+                },
+            }
+
+        got = api.get_obj(r, ns, name)
+        if got is None:
+            raise not_found(r.plural, name, r.group)
+        if verb == "get":
+            self.send_json(200, as_scale(got[0]))
+            return
+        if verb not in ("update", "patch"):
+            raise ApiError(
+                405, "MethodNotAllowed", f"only get, update and patch are allowed on {r.plural}/scale"
+            )
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        doc = self.decode(body, allow_list=ctype == "application/json-patch+json")
+        current = as_scale(got[0])
+        new = (
+            json_patch(current, doc) if ctype == "application/json-patch+json" else merge_patch(current, doc)
+        )
+        replicas = int((new.get("spec") or {}).get("replicas", 0))
+        if replicas < 0:
+            raise ApiError(
+                422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: must be >= 0'
+            )
+
+        def set_replicas(obj: dict[str, Any]) -> dict[str, Any]:
+            if obj["spec"].get("replicas") != replicas:
+                obj["spec"]["replicas"] = replicas
+                obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+            return obj
+
+        self.send_json(200, as_scale(api.update_obj(r, ns, name, set_replicas)))
+
+    def proxy_log(self, api: FakeAPIServer, ns: str, name: str, query: dict[str, list[str]]) -> None:
+        """pods/log: stream the kubelet's /containerLogs (upstream pkg/registry/core/pod/rest/log.go
+        → LogLocation). The kubelet's serving cert is not verified, as with no
+        --kubelet-certificate-authority."""
+        base, pod = api.kubelet_url(ns, name)
+        containers = [c.get("name") for c in pod.get("spec", {}).get("containers") or []]
+        container = (query.get("container") or [""])[-1]
+        if not container:
+            if len(containers) != 1:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"a container name must be specified for pod {name}, choose one of: {containers}",
+                )
+            container = containers[0]
+        params = {k: v[-1] for k, v in query.items() if k != "container"}
+        url = f"{base}/containerLogs/{ns}/{name}/{container}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            resp = urllib.request.urlopen(url, context=ctx, timeout=30)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace").strip()
+            code = exc.code if exc.code in (400, 404) else 500
+            raise ApiError(code, "BadRequest", detail or str(exc)) from exc
+        except OSError as exc:
+            raise ApiError(500, "InternalError", f'Get "{url}": {exc}') from exc
+        with resp:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                while True:
+                    chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError):
+                self.close_connection = True
+
     def apply_update(
         self,
         api: FakeAPIServer,
@@ -1593,6 +2144,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return cur
             if r.status:
                 new["status"] = cur.get("status", {})
+            apply_defaults(r, new)
+            if r.plural == "services":
+                api.allocate_service(new, cur)
             if new.get("spec") != cur.get("spec"):
                 new.setdefault("metadata", {})["generation"] = int(cur["metadata"].get("generation", 1)) + 1
             return new
@@ -1697,9 +2251,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             seen = snapshot()
             rv = q.get("resourceVersion", "")
+            initial = q.get("sendInitialEvents") == "true"
             for obj in seen.values():
-                if rv in ("", "0") or int(obj["metadata"]["resourceVersion"]) > int(rv or 0):
+                if initial or rv in ("", "0") or int(obj["metadata"]["resourceVersion"]) > int(rv or 0):
                     emit("ADDED", obj)
+            if initial:
+                # the streaming-list contract: a bookmark annotated initial-events-end closes the
+                # initial state (staging/src/k8s.io/apiserver/pkg/storage/cacher, v1.35.0)
+                _, now_rev = api.list_objs(r, ns)
+                emit(
+                    "BOOKMARK",
+                    {
+                        "kind": r.kind,
+                        "apiVersion": r.api_version,
+                        "metadata": {
+                            "resourceVersion": str(now_rev),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                )
             while time.monotonic() < deadline and not api.stop_event.is_set():
                 time.sleep(0.25)
                 cur = snapshot()
@@ -1875,6 +2445,7 @@ def main(argv: list[str] | None = None, version: str = "") -> int:
             static_tokens=tokens,
             enable_bootstrap_token_auth=args.get("enable-bootstrap-token-auth"),
             service_cluster_ip_range=args.get("service-cluster-ip-range"),
+            service_node_port_range=args.get("service-node-port-range") or "30000-32767",
             node_monitor_grace_period=fakelib.parse_duration(args.get("fake-node-monitor-grace-period")),
             verbose=args.get("v") >= 4,
         )
