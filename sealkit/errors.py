@@ -5,6 +5,8 @@ Every error message should name the host (when there is one), the step, and the 
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
@@ -26,12 +28,16 @@ class SealkitError(Exception):
         host: str | None = None,
         step: str | None = None,
         hint: str | None = None,
+        result: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.host = host
         self.step = step
         self.hint = hint
+        #: what the verb did before it failed (``check``'s per-check results, ``exec``'s per-host output):
+        #: printed with the error on ``-o json|yaml``
+        self.result = result
 
     def __str__(self) -> str:
         where = []

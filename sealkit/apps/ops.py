@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pluggy
-
 from sealkit.apps import engine
 from sealkit.apps.configs import from_documents
 from sealkit.apps.envs import parse_pairs
@@ -19,8 +17,8 @@ from sealkit.apps.image import TYPE_LABEL, resolve_app
 from sealkit.apps.model import ResolvedApp
 from sealkit.apps.record import AppsRecord
 from sealkit.engine.options import Options
-from sealkit.errors import ConnectError, PluginError, SealkitError, UsageError
-from sealkit.state import ClusterState
+from sealkit.errors import ConnectError, SealkitError, UsageError
+from sealkit.state import ClusterState, unknown_cluster
 
 log = logging.getLogger("sealkit.apps")
 
@@ -36,32 +34,10 @@ def split_images(refs: list[str], *, pull: bool = False) -> tuple[list[str], lis
     return cluster, apps
 
 
-def ensure_app_hooks(pm: pluggy.PluginManager) -> None:
-    """The app hook specs and built-in installers in ``pm`` (no-op once sealkit.plugins registers them)."""
-    from sealkit.apps import hookspecs as app_specs
-    from sealkit.apps.plugins import installer_plugins
-
-    if not hasattr(pm.hook, "sealkit_app_installers") or pm.hook.sealkit_app_installers.spec is None:
-        try:
-            pm.add_hookspecs(app_specs)
-        except ValueError as err:
-            raise PluginError(
-                f"the app hooks cannot be registered: {err}",
-                hint="sealkit.hookspecs still defines the placeholder sealkit_install_app/sealkit_remove_app",
-            ) from err
-    if not any(pm.hook.sealkit_app_installers()):
-        for name, plugin in installer_plugins():
-            pm.register(plugin, name=f"builtin:{name}")
-
-
 def _existing(options: Options) -> ClusterState:
     state = ClusterState(options.cluster)
     if not state.exists():
-        raise UsageError(
-            f"no cluster named {options.cluster!r}",
-            hint="create it first: sealkit run ROOTFS --masters … (or sealkit run ROOTFS APP --masters …); "
-            "--cluster NAME selects another",
-        )
+        raise unknown_cluster(options.cluster)
     return state
 
 
@@ -89,7 +65,6 @@ def install_apps(options: Options, refs: list[str], *, env: list[str]) -> dict[s
         return dry_run(state, saved.masters[0].ip if saved.masters else "?", apps)
     runtime = select_runtime(options, saved, {})
     with state.lock(), open_context(options, saved, state, runtime=runtime) as ctx:
-        ensure_app_hooks(ctx.pm)
         try:
             gather_facts(ctx, saved.hosts)
         except ConnectError:
@@ -129,7 +104,6 @@ def _with_cluster(options: Options, fn: Any) -> Any:
     saved = state.load_clusterfile()
     runtime = select_runtime(options, saved, {})
     with state.lock(), open_context(options, saved, state, runtime=runtime) as ctx:
-        ensure_app_hooks(ctx.pm)
         gather_facts(ctx, saved.masters)
         return fn(ctx, saved)
 

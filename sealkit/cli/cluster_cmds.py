@@ -75,6 +75,13 @@ def _ssh_flags(f):
 
 
 _dry_run = click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+_save_password = click.option(
+    "--save-password",
+    "save_secrets",
+    is_flag=True,
+    help="Keep SSH and sudo passwords in the cluster state (a 0600 file) for later runs. Without it they are "
+    "never written to disk: give them again (-p or $SEALKIT_SSH_PASSWORD) when a later command needs them.",
+)
 _pull = click.option(
     "--pull", is_flag=True, help="Pull IMAGE from its registry when it is not in the local store."
 )
@@ -96,8 +103,11 @@ _pull = click.option(
 )
 @click.option("--nodes", default="", help="Worker IPs, same syntax.")
 @_ssh_flags
-@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Cluster env (repeatable).")
+@click.option(
+    "-e", "--env", "env", multiple=True, metavar="K=V", help="Cluster env, or the apps' env (repeatable)."
+)
 @_pull
+@_save_password
 @_dry_run
 @output_option
 @pass_app
@@ -113,6 +123,7 @@ def run_cmd(
     port: int | None,
     env: tuple[str, ...],
     pull: bool,
+    save_secrets: bool,
     dry_run: bool,
 ) -> None:
     """Install a cluster from a cluster IMAGE on the given hosts (or resume/converge a saved cluster).
@@ -137,6 +148,7 @@ def run_cmd(
             key_passphrase=key_passphrase,
             port=port,
             env=list(env),
+            save_secrets=save_secrets,
         )
     )
     emit(report, app.output, human=lambda d: summary.converge(d, "run"))
@@ -156,10 +168,11 @@ def run_cmd(
     help="Clusterfile (sealkit.io/v1 or a sealos apps.sealos.io/v1beta1 one). Required.",
 )
 @_pull
+@_save_password
 @_dry_run
 @output_option
 @pass_app
-def apply_cmd(app: App, clusterfile: str, pull: bool, dry_run: bool) -> None:
+def apply_cmd(app: App, clusterfile: str, pull: bool, save_secrets: bool, dry_run: bool) -> None:
     """Make the cluster match a Clusterfile: install, scale up or down, upgrade.
 
     The cluster is named by the file's metadata.name unless --cluster is given. The images in spec.image must
@@ -167,7 +180,11 @@ def apply_cmd(app: App, clusterfile: str, pull: bool, dry_run: bool) -> None:
     """
     from sealkit.engine import ops
 
-    report = _timed(lambda: ops.apply(_options(app, dry_run=dry_run, pull=pull), clusterfile=clusterfile))
+    report = _timed(
+        lambda: ops.apply(
+            _options(app, dry_run=dry_run, pull=pull), clusterfile=clusterfile, save_secrets=save_secrets
+        )
+    )
     emit(report, app.output, human=lambda d: summary.converge(d, "apply"))
 
 
@@ -179,6 +196,7 @@ def apply_cmd(app: App, clusterfile: str, pull: bool, dry_run: bool) -> None:
 @click.option("--masters", default="", help="Masters to add (at least one of --masters/--nodes).")
 @click.option("--nodes", default="", help="Workers to add (at least one of --masters/--nodes).")
 @_ssh_flags
+@_save_password
 @_dry_run
 @output_option
 @pass_app
@@ -191,6 +209,7 @@ def add_cmd(
     key: str | None,
     key_passphrase: str | None,
     port: int | None,
+    save_secrets: bool,
     dry_run: bool,
 ) -> None:
     """Add hosts; only the new hosts are touched (plus the LB config of existing nodes).
@@ -212,6 +231,7 @@ def add_cmd(
             key=key,
             key_passphrase=key_passphrase,
             port=port,
+            save_secrets=save_secrets,
         )
     )
     emit(report, app.output, human=lambda d: summary.converge(d, "add"))
@@ -240,19 +260,35 @@ def delete_cmd(app: App, masters: str, nodes: str, force: bool, dry_run: bool) -
     emit(report, app.output, human=lambda d: summary.converge(d, "delete"))
 
 
-@click.command("reset", epilog="\b\nExample:\n  sealkit --cluster demo reset --force")
-@click.option("--force", is_flag=True, help="Do not ask; go on without hosts that are down.")
+@click.command(
+    "reset",
+    epilog="\b\nExamples:\n  sealkit --cluster demo reset --force\n"
+    "  sealkit --cluster demo reset --force --forget 10.0.0.3   # that host is gone for good",
+)
+@click.option("--force", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option(
+    "--forget",
+    default="",
+    metavar="IP[,IP…]",
+    help="Hosts that cannot be reached and never will be: drop their part of the state instead of keeping "
+    "it for a later reset.",
+)
 @_dry_run
 @output_option
 @pass_app
-def reset_cmd(app: App, force: bool, dry_run: bool) -> None:
-    """Remove everything sealkit put on every host of the cluster, then forget the cluster."""
+def reset_cmd(app: App, force: bool, forget: str, dry_run: bool) -> None:
+    """Remove everything sealkit put on every host of the cluster, then forget the cluster.
+
+    A host that cannot be reached keeps its part of the state (exit 4, naming it) so that a later reset can
+    clean it, unless it is listed in --forget.
+    """
     from sealkit.engine import ops
 
     require_cluster(app)
     if not (force or dry_run):
         confirm(f"reset every host of cluster {app.cluster}?")
-    report = _timed(lambda: ops.reset(_options(app, dry_run=dry_run, force=force)))
+    gone = [ip.strip() for ip in forget.split(",") if ip.strip()]
+    report = _timed(lambda: ops.reset(_options(app, dry_run=dry_run, force=force), forget=gone))
     emit(report, app.output, human=lambda d: summary.reset(d, app.cluster))
 
 
@@ -274,10 +310,6 @@ def upgrade_cmd(app: App, image: str, pull: bool, dry_run: bool) -> None:
     emit(report, app.output, human=lambda d: summary.converge(d, "upgrade"))
 
 
-#: status fields whose "nothing" the library spells "-": data formats say null
-_STATUS_NULLABLE = ("version", "lb")
-
-
 @click.command("status", epilog="\b\nExamples:\n  sealkit status --cluster demo\n  sealkit -o json status")
 @output_option
 @pass_app
@@ -287,15 +319,17 @@ def status_cmd(app: App) -> None:
 
     require_cluster(app)
     rows = ops.status(_options(app))
-    for row in rows:
-        for key in _STATUS_NULLABLE:
-            if row.get(key) == "-":
-                row[key] = None
     emit(
         rows,
         app.output,
-        columns=["host", "name", "roles", "reachable", "version", "lb", "cert_days_left"],
+        columns=["host", "name", "roles", "member", "reachable", "reason", "version", "lb", "cert_days_left"],
     )
+    unreachable = ops.unreachable_error(rows)
+    if unreachable is not None:
+        # the rows are the result (each down host with its reason and fix), on every format; the message
+        # and the exit code (4) say that something is wrong
+        click.echo(f"error: {unreachable}", err=True)
+        raise click.exceptions.Exit(unreachable.exit_code)
 
 
 @click.command("check", epilog="\b\nExample:\n  sealkit --cluster demo check")

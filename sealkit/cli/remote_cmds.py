@@ -91,9 +91,7 @@ def _raise_with_result(doc: dict[str, Any], message: str) -> None:
     """Exit 1 with the result document still on stdout (merged into the error document by main)."""
     from sealkit.errors import StepFailed
 
-    err = StepFailed(message)
-    err.result = doc  # type: ignore[attr-defined]
-    raise err
+    raise StepFailed(message, result=doc)
 
 
 @click.command(

@@ -42,6 +42,10 @@ def plan(doc: dict[str, Any]) -> str:
     for ph in phases:
         where = sorted({s.split(" @ ", 1)[-1] for s in ph.get("steps", [])})
         lines.append(f"  {ph['phase']:<20} {ph.get('mode', ''):<9} {', '.join(where)}")
+    if doc.get("runtime_plan"):
+        from sealkit.engine.dryrun import human_lines
+
+        lines += human_lines(doc["runtime_plan"])
     return "\n".join(lines)
 
 

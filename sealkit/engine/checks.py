@@ -48,6 +48,8 @@ class _ChecksPlugin:
         self.ctx = ctx
         self.passed = 0
         self.failures: list[str] = []
+        #: one entry per check and host: what `sealkit check` names for each
+        self.results: list[dict[str, str | None]] = []
         self._hosts: dict[str, Any] = {}
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -70,10 +72,23 @@ class _ChecksPlugin:
         return self._hosts[_sealkit_ip]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call" and report.passed:
+        if report.when != "call" and report.passed:
+            return  # a setup or teardown that went well: the call reports the check
+        msg = str(report.longrepr).strip().splitlines() if report.failed else []
+        crash = getattr(report.longrepr, "reprcrash", None)
+        why = crash.message.splitlines()[0] if crash is not None else (msg[-1] if msg else "failed")
+        name, _, param = report.nodeid.rpartition("::")[2].partition("[")
+        self.results.append(
+            {
+                "check": name,
+                "host": param.rstrip("]") or None,
+                "outcome": report.outcome,
+                "message": why if report.failed else None,
+            }
+        )
+        if report.passed:
             self.passed += 1
         elif report.failed:
-            msg = str(report.longrepr).strip().splitlines()
             self.failures.append(f"{report.nodeid}: {msg[-1] if msg else 'failed'}")
 
 
@@ -109,5 +124,6 @@ def run_checks(ctx: ClusterContext) -> dict[str, Any]:
         "passed": plugin.passed,
         "failed": len(plugin.failures),
         "failures": plugin.failures,
+        "results": plugin.results,
         "pytest_exit": int(code),
     }

@@ -66,7 +66,7 @@ def _offline_registry(ctx: ClusterContext) -> RegistryInfo:
     from sealkit.registry.service import registry_settings
 
     domain, port, username = registry_settings(ctx)
-    hosts = tuple(h.ip for h in ctx.cluster.registry_hosts[:1])
+    hosts = tuple(h.ip for h in ctx.cluster.registry_hosts)
     return RegistryInfo(domain, port, hosts, username, PASSWORD_PLACEHOLDER)
 
 

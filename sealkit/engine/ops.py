@@ -21,7 +21,7 @@ from typing import Any
 from sealkit.cluster import SSH, Cluster, Host, cluster_from_flags, load_clusterfile, validate
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import certs as certs_phase
-from sealkit.engine import distribute, images, scripts, versions
+from sealkit.engine import distribute, dryrun, images, scripts, versions
 from sealkit.engine.applied import Applied, AppliedHost
 from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
@@ -35,7 +35,7 @@ from sealkit.errors import (
     UsageError,
 )
 from sealkit.registry.service import REMOVING_LABEL
-from sealkit.state import ClusterState
+from sealkit.state import ClusterState, unknown_cluster
 
 log = logging.getLogger("sealkit.engine")
 
@@ -55,7 +55,56 @@ def run(
     env: list[str],
     save_secrets: bool = False,
 ) -> dict[str, Any]:
-    """``sealkit run``: build the desired cluster from flags (or the saved Clusterfile) and converge.
+    """``sealkit run IMAGE…``: cluster images converge the cluster, then app images install on it, in order.
+
+    ``run APP…`` on an existing cluster touches only the apps; ``run ROOTFS APP…`` does both in one go. In a
+    run with app images ``-e`` belongs to the apps (never to the cluster env); the apps' install takes the
+    cluster lock itself, after the cluster's converge released it.
+    """
+    from sealkit.apps import ops as app_ops
+
+    cluster_images, app_images = app_ops.split_images(images, pull=options.pull)
+    report: dict[str, Any] = {}
+    # the cluster converges unless the run names only apps for a cluster that exists (a bare re-run
+    # converges the saved cluster)
+    if cluster_images or masters or nodes or not app_images or not ClusterState(options.cluster).exists():
+        report = _run_cluster(
+            options,
+            images=cluster_images,
+            masters=masters,
+            nodes=nodes,
+            user=user,
+            password=password,
+            key=key,
+            key_passphrase=key_passphrase,
+            port=port,
+            env=[] if app_images else env,
+            save_secrets=save_secrets,
+        )
+    if app_images:
+        apps = app_ops.install_apps(options, app_images, env=env)
+        if options.dry_run:
+            report.setdefault("phases", []).extend(apps["phases"])
+        else:
+            report["apps"] = apps["apps"]
+    return report
+
+
+def _run_cluster(
+    options: Options,
+    *,
+    images: list[str],
+    masters: str,
+    nodes: str,
+    user: str | None,
+    password: str | None,
+    key: str | None,
+    key_passphrase: str | None,
+    port: int | None,
+    env: list[str],
+    save_secrets: bool = False,
+) -> dict[str, Any]:
+    """Build the desired cluster from flags (or the saved Clusterfile) and converge.
 
     The saved Clusterfile is read under the cluster lock, like in every command that changes a cluster.
     Passwords are saved only with ``save_secrets`` (see :func:`_without_secrets`).
@@ -355,6 +404,9 @@ def _converge_locked(
         scripts.script_for(image.labels, kind, image.rootfs)
     runtime = select_runtime(options, desired, image.labels)
     desired = replace(desired, runtime=runtime)
+    mismatch = dryrun.runtime_label_warning(runtime, image.labels)
+    if mismatch:
+        log.warning("warning: %s", mismatch)
     applied = Applied.load(state.dir)
     if applied.runtime and applied.runtime != runtime:
         raise UsageError(
@@ -384,7 +436,7 @@ def _converge_locked(
     ) as ctx:
         plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
         if options.dry_run:
-            return plan.as_dict()
+            return {**plan.as_dict(), "runtime_plan": dryrun.describe(ctx, plan)}
         # saved before any host is contacted: whatever fails from here on, `status` shows the hosts (the
         # ones not joined as pending) and `reset` can clean them
         _save(state, replace(desired, hosts=everyone), save_secrets)
@@ -923,10 +975,7 @@ def _flatten(lists: list[list[str]]) -> list[str]:
 def _existing_state(options: Options) -> ClusterState:
     state = ClusterState(options.cluster)
     if not state.exists():
-        raise UsageError(
-            f"no cluster named {options.cluster!r}",
-            hint="sealkit run/apply creates one; --cluster NAME selects another",
-        )
+        raise unknown_cluster(options.cluster)
     return state
 
 
@@ -988,7 +1037,7 @@ def status(options: Options) -> list[dict[str, Any]]:
 
         def probe(ref: HostRef) -> dict[str, Any]:
             return {
-                "version": ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or "-",
+                "version": ctx.pm.hook.sealkit_runtime_version(ctx=ctx, host=ref) or None,
                 "lb": _lb_summary(ctx, ref),
                 "cert_days_left": certs_phase.min_days_left(ctx, ref.ip),
             }
@@ -1088,14 +1137,14 @@ def unreachable_error(rows: list[dict[str, Any]]) -> ConnectError | None:
     )
 
 
-def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str:
+def _lb_summary(ctx: ClusterContext, ref: HostRef) -> str | None:
     """``backend=UP, …`` for the status table; a broken LB is reported in its row, not fatal to status."""
     try:
         lbs = [s for s in ctx.pm.hook.sealkit_lb_status(ctx=ctx, host=ref) if s]
     except SealkitError as err:
         log.warning("warning: %s: %s", ref.ip, err.message)
         return "ERROR (see warning)"
-    return ", ".join(f"{b}={st}" for s in lbs for b, st in s.items()) or "-"
+    return ", ".join(f"{b}={st}" for s in lbs for b, st in s.items()) or None
 
 
 def kubeconfig(options: Options) -> str:
@@ -1144,6 +1193,7 @@ def check(options: Options) -> dict[str, Any]:
             raise CheckFailed(
                 f"{result['failed']} check(s) failed:\n  - " + "\n  - ".join(result["failures"]),
                 step="check",
+                result=result,
             )
         return result
 

@@ -176,15 +176,17 @@ def test_three_masters_survive_losing_one(runtime, fresh_lab, images_home, tmp_p
 
     # the first master dies; the cluster is still served by the others
     lab.stop_host(masters[0])
-    status = {row["host"]: row for row in sk("status").out}
-    assert status[masters[0].ip]["reachable"] is False
+    down = sk("status", check=False)
+    assert down.rc == 4, down  # a host is unreachable: status says so in its exit code and its rows
+    status = {row["host"]: row for row in down.out}
+    assert status[masters[0].ip]["reachable"] is False and status[masters[0].ip]["reason"], status
     for other in masters[1:]:
         nodes = kubectl_nodes(tmp_path / "admin.conf", server=f"https://{other.ip}:6443", retry_for=90)
         assert set(nodes) == names
     # a fresh kubeconfig comes from, and points at, a master that is up
     assert set(kubectl_nodes(sk.kubeconfig(tmp_path / "after.conf"), retry_for=90)) == names
     lb = status[workers[0].ip]["lb"]
-    if lb != "-":  # sealkit's node-local LB (kubeadm, binary): a worker reaches the API through it
+    if lb:  # sealkit's node-local LB (kubeadm, binary): a worker reaches the API through it
         assert f"{masters[0].ip}:6443=DOWN" in lb or f"{masters[0].ip}:6443=MAINT" in lb, lb
         conf = (tmp_path / "admin.conf").read_text()
         lab.exec_on(workers[0], "cat > /root/admin.conf && chmod 600 /root/admin.conf", input=conf)

@@ -94,7 +94,7 @@ def test_global_options_after_the_verb(capsys, monkeypatch):
 
     def fake_status(options):
         seen["options"] = options
-        return [{"host": "10.213.0.2", "roles": ["master"], "reachable": True, "version": "-", "lb": "-"}]
+        return [{"host": "10.213.0.2", "roles": ["master"], "reachable": True, "version": None, "lb": None}]
 
     monkeypatch.setattr(ops, "status", fake_status)
     code, out, _ = sk(capsys, "status", "--cluster", "demo", "-o", "json", "--concurrency", "3")
@@ -331,7 +331,11 @@ JSON_VERBS: dict[str, tuple[str, list[str], Any]] = {
     "delete": ("sealkit.engine.ops.delete", ["delete", "--nodes", "10.213.0.3", "--force"], CONVERGED),
     "upgrade": ("sealkit.engine.ops.upgrade", ["upgrade", "x"], CONVERGED),
     "reset": ("sealkit.engine.ops.reset", ["reset", "--force"], {"reset": ["10.213.0.2"], "unreachable": []}),
-    "status": ("sealkit.engine.ops.status", ["status"], [{"host": "10.213.0.2", "lb": "-"}]),
+    "status": (
+        "sealkit.engine.ops.status",
+        ["status"],
+        [{"host": "10.213.0.2", "reachable": True, "lb": None}],
+    ),
     "check": ("sealkit.engine.ops.check", ["check"], {"passed": 3, "failed": 0, "failures": []}),
     "cert check": ("sealkit.engine.certs.check", ["cert", "check"], [{"host": "10.213.0.2"}]),
     "cert renew": (

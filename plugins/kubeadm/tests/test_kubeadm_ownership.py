@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sealkit import ownership
 from sealkit_kubeadm import plugin as kubeadm
 
-from sealkit import hostops
+from sealkit import hostops, ownership
 from sealkit.errors import StepFailed
 from sealkit.testing.fixtures import make_context
 from sealkit.testing.recording import RecordedResult
