@@ -14,6 +14,7 @@ own cgroup so that the lab stays inside whatever accounting the machine puts us 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -236,6 +237,11 @@ def procs(path: Path) -> list[int]:
                 out += [int(x) for x in f.read().split()]
         except FileNotFoundError:
             continue
+        except OSError as err:
+            # ENODEV: the kernel answers so for a cgroup that is being removed (a dead cgroup still shows
+            # in the tree for a moment); it holds no process, and a poll that asks again sees it gone
+            if err.errno != errno.ENODEV:
+                raise
     return out
 
 
@@ -248,6 +254,10 @@ def populated(path: Path) -> bool:
                     return value.strip() == "1"
     except FileNotFoundError:
         pass  # v1, or gone
+    except OSError as err:
+        if err.errno != errno.ENODEV:  # being removed: see procs()
+            raise
+        return False
     return bool(procs(path)) if path.is_dir() else False
 
 

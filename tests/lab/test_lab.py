@@ -395,3 +395,24 @@ def test_lab_host_json_round_trip_hides_the_password_from_repr() -> None:
 
 def test_controller_veth_name_fits_the_kernel_limit() -> None:
     assert len(root_veth(126)) <= 15
+
+
+def test_a_cgroup_being_removed_counts_as_empty(tmp_path, monkeypatch):
+    """The kernel answers ENODEV for cgroup.procs of a cgroup that is being removed: no process, no crash."""
+    import builtins
+    import errno as _errno
+
+    from tests.lab import cgroups
+
+    (tmp_path / "a" / "dying").mkdir(parents=True)
+    (tmp_path / "a" / "cgroup.procs").write_text("41\n")
+    (tmp_path / "a" / "dying" / "cgroup.procs").write_text("42\n")
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        if str(path).endswith("dying/cgroup.procs"):
+            raise OSError(_errno.ENODEV, "No such device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert cgroups.procs(tmp_path / "a") == [41]
