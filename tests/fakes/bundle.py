@@ -23,9 +23,11 @@ HERE = Path(__file__).resolve().parent
 API = ("fakelib", "fake_apply", "fake_protobuf", "fakeapi")
 COMPONENTS = ("fakelib", "fake_scheduler", "fake_controllers", "fake_proxy", "fake_components")
 KUBELET = (*API, *COMPONENTS[1:], "fake_cri", "fake_pods", "fake_kubelet")
+# k3s embeds the controller-manager, scheduler, kubelet (pods through containerd) and kube-proxy
+K3S = (*API, "fake_scheduler", "fake_controllers", "fake_proxy", "fake_cri", "fake_pods", "fake_k3s")
 
 FAKES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "k3s": ((*API, "fake_k3s"), "fake_k3s", "main", "v1.30.4+k3s1"),
+    "k3s": (K3S, "fake_k3s", "main", "v1.30.4+k3s1"),
     "kubeadm": ((*COMPONENTS, "fake_kubeadm"), "fake_kubeadm", "main", "v1.30.4"),
     "kubelet": (KUBELET, "fake_kubelet", "main", "v1.30.4"),
     "kube-apiserver": (API, "fakeapi", "main", "v1.30.4"),

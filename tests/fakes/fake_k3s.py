@@ -29,12 +29,22 @@ server|agent` of the same data dir runs. The fake detects that by the one file i
 k3s does not: `<data-dir>/.fake-k3s.lock`, flock'ed shared by every running server/agent (held
 until the process exits, even when killed) and exclusively by `certificate rotate`.
 
-Air-gap archives in <data-dir>/agent/images are logged at agent start as the images k3s would import.
+Air-gap archives in <data-dir>/agent/images are logged at agent start as the images k3s would import
+(not imported: the test images' archives are stand-ins).
+
+Workloads run as in real k3s, which embeds them: a server runs the controller-manager and scheduler
+(fake_controllers, fake_scheduler) under their kube-system leader Leases; every node (a server too,
+unless --disable-agent) runs its own containerd (the host's binary, k3s' config, root, socket and
+registry mirrors; see "the node" below), the kubelet's pod workers through it (fake_pods) with the
+logs port, and kube-proxy's NodePorts (fake_proxy). Deviations: pods are stopped when k3s stops
+(real k3s leaves them to their shims; the fake's `ctr run` clients would otherwise stay behind), the
+CRI plugin is off (the fake drives containerd through `ctr`), and an overlay-backed containerd root
+falls back to the native snapshotter with a warning where real k3s exits.
 Side effect modelled: every server/agent start leaves one pod shim stand-in (program
 <data-dir>/data/<hash>/bin/containerd-shim-runc-v2, own session) that survives `systemctl stop` under
 KillMode=process, as real shims do; only k3s-killall.sh-style cleanup removes it (not under
 $SEALKIT_FAKE_ROOT).
-Not faked: containerd, flannel, kube-proxy, pods. `k3s crictl|ctr|etcd-snapshot|
+Not faked: flannel/CNI (pods share the node's network namespace), ClusterIPs. `k3s crictl|ctr|etcd-snapshot|
 secrets-encrypt|check-config` and `k3s certificate check|rotate-ca` exit 1 saying so.
 """
 
@@ -42,6 +52,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import fcntl
 import glob
 import hashlib
@@ -51,6 +62,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -62,8 +74,13 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fakeapi, fakelib
+    from . import fake_controllers, fake_cri, fake_pods, fake_proxy, fake_scheduler, fakeapi, fakelib
 except ImportError:
+    import fake_controllers  # type: ignore[no-redef]
+    import fake_cri  # type: ignore[no-redef]
+    import fake_pods  # type: ignore[no-redef]
+    import fake_proxy  # type: ignore[no-redef]
+    import fake_scheduler  # type: ignore[no-redef]
     import fakeapi  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
@@ -393,6 +410,7 @@ def parse_command(fs: fakelib.FlagSet, argv: list[str]) -> fakelib.ParsedArgs:
 
 
 RUNNING_LOCK = ".fake-k3s.lock"  # fake-only: marks a running server/agent of this data dir
+CONTAINERD_STATE = "/run/k3s/containerd"
 
 
 class Paths:
@@ -408,6 +426,12 @@ class Paths:
         self.agent = os.path.join(self.data, "agent")
         self.cred = os.path.join(self.server, "cred")
         self.lock = os.path.join(self.data, RUNNING_LOCK)
+        # k3s' own containerd (pkg/agent/config initTLSCredPath / applyContainerdStateAndAddress)
+        self.containerd_config = os.path.join(self.agent, "etc", "containerd", "config.toml")
+        self.certs_d = os.path.join(self.agent, "etc", "containerd", "certs.d")
+        self.containerd_root = os.path.join(self.agent, "containerd")
+        self.containerd_state = fakelib.host_path(CONTAINERD_STATE)
+        self.containerd_sock = os.path.join(self.containerd_state, "containerd.sock")
 
     def t(self, name: str) -> str:
         return os.path.join(self.tls, name)
@@ -936,11 +960,13 @@ def node_identity(args: fakelib.ParsedArgs, p: Paths) -> tuple[str, str]:
     return name, fakelib.read_text(pw_file).strip()
 
 
-def check_registries(path: str, p: Paths) -> None:
-    """Read registries.yaml like k3s: fail on bad YAML, render containerd hosts.toml per mirror."""
+def check_registries(path: str, p: Paths) -> dict[str, Any]:
+    """Read registries.yaml like k3s: fail on bad YAML, render containerd hosts.toml per mirror;
+    returns its `configs` (per registry host: auth, tls) for containerd's config.toml."""
     real = fakelib.host_path(path)
+    shutil.rmtree(p.certs_d, ignore_errors=True)
     if not os.path.exists(real):
-        return
+        return {}
     try:
         data = fakelib.yaml_load(fakelib.read_text(real)) or {}
     except fakelib.YamlError as exc:
@@ -954,8 +980,7 @@ def check_registries(path: str, p: Paths) -> None:
     configs = data.get("configs") or {}
     if not isinstance(mirrors, dict) or not isinstance(configs, dict):
         raise Fatal(f"{path}: 'mirrors' and 'configs' must be mappings keyed by registry host")
-    certs_d = os.path.join(p.agent, "etc", "containerd", "certs.d")
-    shutil.rmtree(certs_d, ignore_errors=True)
+    certs_d = p.certs_d
     for host, mirror in mirrors.items():
         if not isinstance(mirror, dict):
             raise Fatal(f"{path}: mirrors.{host} must be a mapping")
@@ -984,6 +1009,7 @@ def check_registries(path: str, p: Paths) -> None:
             lines.append("")
         fakelib.write_file(os.path.join(certs_d, host, "hosts.toml"), "\n".join(lines))
     log("info", f"Using private registry config file at {path} ({len(mirrors)} mirrors)")
+    return configs
 
 
 def agent_certs(
@@ -1056,7 +1082,7 @@ AIRGAP_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.lz4", 
 def preload_images(p: Paths) -> list[str]:
     """The air-gap archives a real k3s would import at start, logged as k3s logs them; returns their paths.
 
-    No containerd here: the fake records what would have been imported, so tests (and the footprint)
+    Not imported: the fake records what would have been imported, so tests (and the footprint)
     see which release's archive was there when the agent started."""
     images = os.path.join(p.agent, "images")
     if not os.path.isdir(images):
@@ -1065,7 +1091,7 @@ def preload_images(p: Paths) -> list[str]:
     for name in sorted(os.listdir(images)):
         path = os.path.join(images, name)
         if os.path.isfile(path) and name.endswith(AIRGAP_EXTENSIONS):
-            log("info", f"Imported images from {path} ({FAKE_MARK}: not imported, no containerd)")
+            log("info", f"Imported images from {path} ({FAKE_MARK}: not imported)")
             found.append(path)
     return found
 
@@ -1112,6 +1138,301 @@ def start_pod_shim(p: Paths) -> int | None:
     return proc.pid
 
 
+# ---- the node: k3s' own containerd, its kubelet's pod workers and its kube-proxy ---------------
+#
+# A k3s agent (and a server, unless --disable-agent) runs containerd as a child with its config in
+# <data-dir>/agent/etc/containerd/config.toml, root <data-dir>/agent/containerd, state and socket in
+# /run/k3s/containerd (k3s pkg/agent/config: initTLSCredPath/applyContainerdStateAndAddress;
+# pkg/agent/containerd/containerd.go Run: `containerd -c CONFIG -a SOCKET --state STATE --root ROOT`,
+# NOTIFY_SOCKET removed from its environment, PR_SET_PDEATHSIG=SIGKILL (command.go), and k3s exits
+# when containerd does). The config is rendered from registries.yaml (pkg/agent/templates
+# ContainerdConfigTemplate): the CRI registry's `config_path` = agent/etc/containerd/certs.d (the
+# hosts.toml files check_registries writes) and `registry.configs."<host>".auth` for credentials.
+# The fake runs the host's containerd (Debian's) with that config and drives it through fake_cri's
+# `ctr` (the fake kubelet's runtime), so the CRI plugin is disabled: only its registry settings are
+# read, by fake_cri, exactly where the CRI plugin reads them. k3s puts its bundled binaries first in
+# PATH (<data-dir>/data/<hash>/bin), so containerd starts the shims from there: the fake copies the
+# host's containerd-shim-runc-v2 to that directory, which is what k3s-killall.sh looks for.
+
+SHIM_BINARY = "containerd-shim-runc-v2"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CONTAINERD_START_TIMEOUT = 60.0
+KUBELET_PORT = 10250  # the kubelet's --port default (k3s does not change it)
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(value)
+
+
+def containerd_config_toml(p: Paths, configs: dict[str, Any], snapshotter: str) -> str:
+    """k3s' containerd config.toml (registry part of pkg/agent/templates ContainerdConfigTemplate)."""
+    cri = '[plugins."io.containerd.grpc.v1.cri"'
+    lines = [
+        f"# File generated by {PROGRAM} ({FAKE_MARK}). DO NOT EDIT.",
+        "version = 2",
+        f"# {FAKE_MARK}: pods run through ctr, not CRI; the CRI plugin's registry settings are read by it",
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        "",
+        '[plugins."io.containerd.internal.v1.opt"]',
+        f"  path = {_toml_str(p.containerd_root)}",
+        "",
+        f"{cri}.containerd]",
+        f"  snapshotter = {_toml_str(snapshotter)}",
+        "  disable_snapshot_annotations = true",
+        "",
+        f"{cri}.containerd.runtimes.runc]",
+        '  runtime_type = "io.containerd.runc.v2"',
+        "",
+        f"{cri}.registry]",
+        f"  config_path = {_toml_str(p.certs_d)}",
+    ]
+    for host in sorted(configs):
+        conf = configs[host] if isinstance(configs[host], dict) else {}
+        auth = conf.get("auth") if isinstance(conf.get("auth"), dict) else {}
+        # registries.yaml keys → containerd's (wharfie AuthConfig → CRI AuthConfig)
+        keys = {
+            "username": "username",
+            "password": "password",
+            "auth": "auth",
+            "identity_token": "identitytoken",
+        }
+        fields = [(keys[k], str(v)) for k, v in auth.items() if k in keys and v]
+        if not fields:
+            continue
+        lines += ["", f"{cri}.registry.configs.{_toml_str(str(host))}.auth]"]
+        lines += [f"  {k} = {_toml_str(v)}" for k, v in fields]
+    return "\n".join(lines) + "\n"
+
+
+def filesystem_type(path: str) -> str:
+    """The file system type of the mount holding `path` (longest mount point prefix in mountinfo)."""
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) < 5 or not right:
+                continue
+            mount = fields[4].replace("\\040", " ")
+            inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, fstype = mount, right.split()[0]
+    return fstype
+
+
+def choose_snapshotter(requested: str, root: str) -> str:
+    """--snapshotter, as k3s validates it (pkg/agent/config/config_linux.go
+    applyContainerdOSSpecificConfig): overlayfs needs a root that can hold an overlay upper dir.
+
+    Real k3s refuses to start there ("overlayfs" snapshotter cannot be enabled for ROOT, try using
+    "fuse-overlayfs" or "native"); the fake falls back to native with that message as a warning, because
+    the test lab's hosts have an overlay root where real machines do not (see tests/fakes/README.md)."""
+    if requested == "native":
+        return requested
+    if requested not in ("overlayfs", ""):
+        raise Fatal(f'{FAKE_MARK}: snapshotter "{requested}" is not supported (only overlayfs and native)')
+    if filesystem_type(root) != "overlay":  # the mount that holds it, whether it exists yet or not
+        return "overlayfs"
+    log(
+        "warning",
+        f'"overlayfs" snapshotter cannot be enabled for "{root}", try using "fuse-overlayfs" or "native" '
+        f"({FAKE_MARK}: real k3s exits here; the fake uses native)",
+    )
+    return "native"
+
+
+def _kill_with_parent() -> None:
+    """preexec: containerd gets SIGKILL when k3s dies (k3s pkg/agent/containerd/command.go)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def install_shim(p: Paths) -> str:
+    """Put the host's containerd-shim-runc-v2 where k3s unpacks its own (<data-dir>/data/<hash>/bin);
+    returns that directory, which goes first in containerd's PATH."""
+    src = shutil.which(SHIM_BINARY) or f"/usr/bin/{SHIM_BINARY}"
+    dst = shim_program(p)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if not os.path.exists(dst) or os.path.getsize(dst) != os.path.getsize(src):
+        tmp = dst + ".tmp"
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, dst)
+    return os.path.dirname(dst)
+
+
+class K3sContainerd:
+    """k3s' embedded containerd, played by the host's containerd binary (see the section comment)."""
+
+    def __init__(self, p: Paths, snapshotter: str, binary: str) -> None:
+        self.p = p
+        self.snapshotter = snapshotter
+        self.binary = binary
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, configs: dict[str, Any]) -> fake_cri.Ctr:
+        p = self.p
+        os.makedirs(p.containerd_root, mode=0o700, exist_ok=True)
+        os.makedirs(p.containerd_state, mode=0o711, exist_ok=True)
+        fakelib.write_file(p.containerd_config, containerd_config_toml(p, configs, self.snapshotter), 0o600)
+        bin_dir = install_shim(p)
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        env["PATH"] = f"{bin_dir}:{os.environ.get('PATH') or DEFAULT_PATH}"
+        args = [
+            self.binary,
+            "-c",
+            p.containerd_config,
+            "-a",
+            p.containerd_sock,
+            "--state",
+            p.containerd_state,
+            "--root",
+            p.containerd_root,
+        ]
+        log("info", f"Running containerd {' '.join(args[1:])}")
+        log_path = os.path.join(p.containerd_root, "containerd.log")
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_kill_with_parent,
+            )
+        ctr = fake_cri.Ctr(p.containerd_sock, p.containerd_config)
+        deadline = time.monotonic() + CONTAINERD_START_TIMEOUT
+        while not self._answers(ctr):
+            self.check(log_path)
+            if time.monotonic() > deadline:
+                raise Fatal(f"containerd did not answer on {p.containerd_sock}; see {log_path}")
+            log("info", f"Waiting for containerd startup on {p.containerd_sock}")
+            time.sleep(1)
+        log("info", f"Containerd is now running (snapshotter {self.snapshotter})")
+        return ctr
+
+    @staticmethod
+    def _answers(ctr: fake_cri.Ctr) -> bool:
+        if not ctr.available():
+            return False
+        try:
+            ctr.run_ctr("version", timeout=10)
+        except (fakelib.FakeError, subprocess.TimeoutExpired):
+            return False
+        return True
+
+    def check(self, log_path: str = "") -> None:
+        """k3s exits when its containerd does."""
+        if self.proc is not None and self.proc.poll() is not None:
+            where = log_path or os.path.join(self.p.containerd_root, "containerd.log")
+            raise Fatal(f"containerd exited with code {self.proc.returncode}; see {where}")
+
+    def stop(self) -> None:
+        fakelib.stop_child(self.proc, timeout=20)
+
+
+class NodeWorkloads:
+    """The embedded kubelet's pod workers (fake_pods.PodRunner through containerd), its HTTPS port
+    (logs; serving-kubelet cert, as k3s passes --tls-cert-file) and the embedded kube-proxy
+    (fake_proxy.NodePortProxy), synced once a second on their own thread."""
+
+    def __init__(
+        self,
+        client: fakelib.KubeClient,
+        runner: fake_pods.PodRunner | None,
+        proxy: fake_proxy.NodePortProxy | None,
+        stop: threading.Event,
+    ) -> None:
+        self.client = client
+        self.runner = runner
+        self.proxy = proxy
+        self.stop = stop
+        self.server: fake_pods.KubeletServer | None = None
+        self.thread = threading.Thread(target=self.loop, name="k3s-node", daemon=True)
+
+    def serve_logs(self, ip: str, p: Paths) -> None:
+        if self.runner is None:
+            return
+        crt, key = os.path.join(p.agent, "serving-kubelet.crt"), os.path.join(p.agent, "serving-kubelet.key")
+        try:
+            self.server = fake_pods.KubeletServer((ip, KUBELET_PORT), self.runner, crt, key)
+        except OSError as exc:
+            log("warning", f"kubelet server on {ip}:{KUBELET_PORT}: {exc}; no logs served")
+            return
+        threading.Thread(target=self.server.serve_forever, name="kubelet-server", daemon=True).start()
+
+    def loop(self) -> None:
+        while not self.stop.wait(1):
+            for name, part in (("pod sync", self.runner), ("kube-proxy sync", self.proxy)):
+                if part is None:
+                    continue
+                try:
+                    part.sync()
+                except (fakelib.FakeError, OSError) as exc:
+                    log("warning", f"{name} failed (will retry): {exc}")
+
+    def close(self) -> None:
+        """Stop the pods (the fake's reset relies on it, see the module docstring), then the ports."""
+        self.thread.join(10)
+        if self.runner is not None:
+            self.runner.stop_all()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.proxy is not None:
+            self.proxy.close()
+
+
+@dataclass
+class NodeAgent:
+    """What run_agent_part started; `close` stops it in k3s' order (pods, then containerd)."""
+
+    heartbeat: threading.Thread
+    containerd: K3sContainerd | None
+    workloads: NodeWorkloads | None
+
+    def check(self) -> None:
+        if self.containerd is not None:
+            self.containerd.check()
+
+    def close(self) -> None:
+        if self.workloads is not None:
+            self.workloads.close()
+        if self.containerd is not None:
+            self.containerd.stop()
+
+
+def container_runtime(
+    args: fakelib.ParsedArgs, p: Paths, configs: dict[str, Any]
+) -> tuple[K3sContainerd | None, fake_cri.Ctr | None]:
+    """The node's runtime: --container-runtime-endpoint if given (k3s then starts no containerd), else
+    k3s' own containerd. None on loopback test roots, without root or without a containerd binary:
+    pods then stay Pending, with a warning (as the fake kubelet does without a CRI socket)."""
+    endpoint = args.get("container-runtime-endpoint") or ""
+    if endpoint:
+        sock = fakelib.host_path(endpoint.removeprefix("unix://"))
+        return None, fake_cri.Ctr(sock, fakelib.host_path("/etc/containerd/config.toml"))
+    binary = shutil.which("containerd") or ""
+    why = (
+        "under $SEALKIT_FAKE_ROOT"
+        if os.environ.get("SEALKIT_FAKE_ROOT")
+        else "not root"
+        if os.geteuid() != 0
+        else "no containerd binary"
+        if not binary
+        else ""
+    )
+    if why:
+        log("warning", f"{FAKE_MARK}: no container runtime ({why}); pods stay Pending on this node")
+        return None, None
+    snapshotter = choose_snapshotter(args.get("snapshotter") or "overlayfs", p.containerd_root)
+    # `ctr` (fake_cri) reads the snapshotter from its environment, as k3s' `k3s ctr` is set up
+    os.environ["CONTAINERD_SNAPSHOTTER"] = snapshotter
+    containerd = K3sContainerd(p, snapshotter, binary)
+    return containerd, containerd.start(configs)
+
+
 def run_agent_part(
     args: fakelib.ParsedArgs,
     argv: list[str],
@@ -1123,16 +1444,55 @@ def run_agent_part(
     is_server: bool,
     etcd_member: str,
     stop: threading.Event,
-) -> threading.Thread:
+) -> NodeAgent:
     name, node_pw = node_identity(args, p)
     ips = args.get("node-ip") or [fakelib.default_ip()]
     ext = args.get("node-external-ip") or []
-    check_registries(args.get("private-registry"), p)
+    configs = check_registries(args.get("private-registry"), p)
     preload_images(p)
     start_pod_shim(p)
-    creds = agent_certs(server, cacerts, password, name, node_pw, ips, p)
-    extra = apiserver_endpoints(server, cacerts, password)
-    client = fakelib.KubeClient(creds, extra)
+    containerd, ctr = container_runtime(args, p, configs)
+    try:
+        creds = agent_certs(server, cacerts, password, name, node_pw, ips, p)
+        extra = apiserver_endpoints(server, cacerts, password)
+        client = fakelib.KubeClient(creds, extra)
+        register_agent_node(args, argv, version, client, name, ips, ext, is_server, etcd_member)
+    except BaseException:
+        if containerd is not None:
+            containerd.stop()
+        raise
+    freq = kubelet_arg_map(args.get("kubelet-arg") or []).get("node-status-update-frequency", "10s")
+    t = threading.Thread(
+        target=fakelib.heartbeat_loop,
+        args=(client, name, fakelib.parse_duration(freq), stop, log),
+        daemon=True,
+    )
+    t.start()
+    root_dir = fakelib.host_path(
+        kubelet_arg_map(args.get("kubelet-arg") or []).get("root-dir", "/var/lib/kubelet")
+    )
+    runner = fake_pods.PodRunner(client, name, ips[0], root_dir, ctr) if ctr is not None else None
+    with_proxy = ctr is not None and not args.get("disable-kube-proxy")
+    proxy = fake_proxy.NodePortProxy(client) if with_proxy else None
+    workloads = NodeWorkloads(client, runner, proxy, stop)
+    workloads.serve_logs(ips[0], p)
+    workloads.thread.start()
+    return NodeAgent(t, containerd, workloads)
+
+
+def register_agent_node(
+    args: fakelib.ParsedArgs,
+    argv: list[str],
+    version: str,
+    client: fakelib.KubeClient,
+    name: str,
+    ips: list[str],
+    ext: list[str],
+    is_server: bool,
+    etcd_member: str,
+) -> None:
+    """Register the Node as k3s' kubelet does, with k3s' labels and annotations; retried until the
+    join timeout."""
     labels = fakelib.split_kv_list(args.get("node-label") or [])
     if is_server:
         labels.update(
@@ -1159,20 +1519,53 @@ def run_agent_part(
     while True:
         try:
             fakelib.register_node(client, node, log)
-            break
+            return
         except fakelib.FakeError as exc:
             if time.monotonic() > deadline:
                 raise Fatal(f"failed to register node {name}: {exc}") from exc
             log("info", f"Waiting to register node {name}: {exc}")
             time.sleep(1)
-    freq = kubelet_arg_map(args.get("kubelet-arg") or []).get("node-status-update-frequency", "10s")
-    t = threading.Thread(
-        target=fakelib.heartbeat_loop,
-        args=(client, name, fakelib.parse_duration(freq), stop, log),
-        daemon=True,
-    )
-    t.start()
-    return t
+
+
+# ---- the embedded controller-manager and scheduler -------------------------------------------
+
+
+class ControlLoops:
+    """k3s servers run kube-controller-manager and kube-scheduler in-process, each electing a leader
+    through its kube-system Lease (--leader-elect, true by default in both components, so several
+    servers do not race), here fake_controllers/fake_scheduler passes once a second as fake_components
+    runs them.
+    `--disable-controller-manager` / `--disable-scheduler` leave one out."""
+
+    def __init__(self, client: fakelib.KubeClient, controllers: bool, scheduler: bool, stop: threading.Event):
+        self.stop = stop
+        self.parts: list[tuple[str, fake_controllers.LeaderLease, Any]] = []
+        if controllers:
+            self.parts.append(
+                (
+                    "kube-controller-manager",
+                    fake_controllers.LeaderLease(client, "kube-controller-manager"),
+                    fake_controllers.ControllerManager(client),
+                )
+            )
+        if scheduler:
+            self.parts.append(
+                (
+                    "kube-scheduler",
+                    fake_controllers.LeaderLease(client, "kube-scheduler"),
+                    fake_scheduler.Scheduler(client),
+                )
+            )
+        self.thread = threading.Thread(target=self.loop, name="k3s-control", daemon=True)
+
+    def loop(self) -> None:
+        while not self.stop.wait(1):
+            for name, lease, part in self.parts:
+                try:
+                    if lease.held():
+                        part.run_pass()
+                except fakelib.FakeError as exc:
+                    log("warning", f"{name}: {exc}")
 
 
 # ---- server ---------------------------------------------------------------------------------
@@ -1452,13 +1845,27 @@ def run_server(argv: list[str], version: str) -> int:
         f"Running kube-apiserver ({FAKE_MARK}) on {cfg.bind_address}:{port}, datastore {store.describe()}",
     )
     write_kubeconfig(args, p, port)
+    local = (
+        f"https://127.0.0.1:{port}"
+        if cfg.bind_address in ("0.0.0.0", "")
+        else f"https://{cfg.bind_address}:{port}"
+    )
+    admin = fakelib.KubeCreds(
+        server=local,
+        ca_pem=ca_bytes.decode(),
+        cert_file=p.t("client-admin.crt"),
+        key_file=p.t("client-admin.key"),
+    )
+    control = ControlLoops(
+        fakelib.KubeClient(admin),
+        controllers=not args.get("disable-controller-manager"),
+        scheduler=not args.get("disable-scheduler"),
+        stop=stop,
+    )
+    control.thread.start()
+    node: NodeAgent | None = None
     if not args.get("disable-agent"):
-        local = (
-            f"https://127.0.0.1:{port}"
-            if cfg.bind_address in ("0.0.0.0", "")
-            else f"https://{cfg.bind_address}:{port}"
-        )
-        run_agent_part(
+        node = run_agent_part(
             args,
             ["server", *argv],
             version,
@@ -1478,7 +1885,13 @@ def run_server(argv: list[str], version: str) -> int:
                 raise Fatal(
                     f"etcd exited with code {etcd.proc.returncode}; see {os.path.join(p.db, 'etcd.log')}"
                 )
+            if node is not None:
+                node.check()
     finally:
+        stop.set()
+        if node is not None:
+            node.close()
+        control.thread.join(10)
         api.stop()
         if etcd is not None:
             etcd.stop()
@@ -1503,10 +1916,17 @@ def run_agent(argv: list[str], version: str) -> int:
     fakelib.install_term_handler(stop)
     hold_running_lock(p, "agent")
     cacerts = fetch_cacerts(server, token)
-    run_agent_part(args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop)
+    node = run_agent_part(
+        args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop
+    )
     log("info", f"{PROGRAM} agent is up and running")
     fakelib.sd_notify("READY=1")
-    stop.wait()
+    try:
+        while not stop.wait(1):
+            node.check()
+    finally:
+        stop.set()
+        node.close()
     log("info", "Shutting down (signal)")
     return 0
 
