@@ -202,6 +202,9 @@ def assess(workloads: list[tuple[str, dict[str, Any] | None]], pods: list[dict[s
         ok, why = workload_ready(kind, obj)
         mine = [p for p in pods if selects((obj.get("spec") or {}).get("selector") or {}, p)]
         result.pods.extend(mine)
+        crashed = [pod for pod in mine if _crashing(pod)] if ok else []
+        if crashed:  # counted available a moment ago, but a container has died since
+            ok, why = False, f"{len(crashed)} pod(s) with a container that exited or is crash-looping"
         if not ok:
             result.ready = False
             result.waiting_for.append(f"{key}: {why}")
@@ -209,6 +212,23 @@ def assess(workloads: list[tuple[str, dict[str, Any] | None]], pods: list[dict[s
             for pod in mine:
                 result.problems.extend(pod_problems(pod))
     return result
+
+
+def _crashing(pod: dict[str, Any]) -> bool:
+    """A container of ``pod`` is, right now, exited with a failure or waiting in CrashLoopBackOff. Why: a
+    workload's counters lag its pods, so a server that dies right after start is briefly "available"."""
+    status = pod.get("status") or {}
+    if status.get("phase") == "Succeeded":
+        return False
+    for cs in status.get("containerStatuses") or []:
+        if not isinstance(cs, dict):
+            continue
+        state = cs.get("state") or {}
+        if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+            return True
+        if _int((state.get("terminated") or {}).get("exitCode")) != 0:
+            return True
+    return False
 
 
 def wait_ready(
@@ -224,6 +244,7 @@ def wait_ready(
 ) -> Assessment:
     """Poll until every workload is ready; StepFailed naming pods and reasons on timeout or a fatal cause."""
     deadline = clock() + timeout
+    settled = False
     while True:
         objs = []
         for key in workloads:
@@ -231,9 +252,12 @@ def wait_ready(
             objs.append((key, kube.get(KIND_PLURAL.get(kind, kind), namespace=namespace, name=name)))
         pods = kube.items("pods", namespace=namespace)
         state = assess(objs, pods)
-        if state.ready:
+        if state.ready and settled:
             return state
-        if state.fatal or clock() >= deadline:
+        # ready must hold over two polls, `interval` apart (like minReadySeconds): a server that exits
+        # right after it started is then caught as crashing, not reported ready
+        settled = state.ready
+        if not state.ready and (state.fatal or clock() >= deadline):
             raise StepFailed(
                 diagnosis(kube, namespace, app, state, timed_out=not state.fatal, timeout=timeout),
                 host=kube.host.ip,

@@ -4,17 +4,26 @@ Everything about the image is real (Kubefile, OCI store, labels, rootfs layout, 
 binary in bin/registry for the embedded registry); only the Kubernetes binaries are the fakes of tests/fakes.
 
     python -m tests.e2e.images build --runtime k3s --version v1.30.4 --tag demo/k3s:v1.30.4
+    python -m tests.e2e.images app --example redis --tag demo/redis:7.0
+
+`app` builds an example app image of tests/apps/examples with `sealkit build --images-from`: its
+container images are built offline from Debian packages (tests/testimages) under the names its
+manifests use.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from tests.fakes.bundle import bundle
+from tests.testimages.build import ImageSpec, build_image, redis_image, web_image
 
 #: the fakes each runtime's image carries (etcd for `binary` is Debian's real etcd)
 FAKES_FOR = {
@@ -31,6 +40,9 @@ REAL_FOR = {
 }
 
 SUFFIX = {"k3s": "+k3s1", "k0s": "+k0s.0", "kubeadm": "", "binary": ""}
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "tests" / "apps" / "examples"
 
 
 def make_context(directory: Path, runtime: str, version: str, *, with_images: bool = False) -> Path:
@@ -76,6 +88,58 @@ def build(runtime: str, version: str, tag: str, *, with_images: bool = False) ->
         return default_store().build(ctx / "Kubefile", ctx, tag, fetch_images=False)
 
 
+def example_images(example: str) -> list[ImageSpec]:
+    """The container images an example app's manifests name, built from Debian packages."""
+    specs = {
+        "redis": [redis_image("localhost/sealkit-examples/redis:7.0")],
+        "hello": [web_image("localhost/sealkit-examples/busybox:1.36")],
+    }
+    if example not in specs:
+        raise ValueError(f"no example app {example!r}; one of {sorted(specs)}")
+    return specs[example]
+
+
+def build_app(example: str, tag: str, *, version: str = "", home: Path | None = None) -> str:
+    """Build ``tests/apps/examples/EXAMPLE`` as ``tag`` into ``home`` (default: the current
+    ``$SEALKIT_HOME``); ``version`` replaces the Kubefile's ``sealkit.io/version`` (an upgrade is a
+    new image). Returns the build's output."""
+    with tempfile.TemporaryDirectory(prefix="sealkit-app-") as tmp:
+        ctx = Path(tmp) / example
+        shutil.copytree(EXAMPLES / example, ctx)
+        if version:
+            kubefile = ctx / "Kubefile"
+            text, n = re.subn(
+                r"sealkit\.io/version=\S+", f"sealkit.io/version={version}", kubefile.read_text()
+            )
+            if n != 1:
+                raise ValueError(f"{kubefile}: expected one sealkit.io/version label, found {n}")
+            kubefile.write_text(text)
+        return build_app_context(ctx, tag, example_images(example), home=home)
+
+
+def build_app_context(context: Path, tag: str, images: list[ImageSpec], *, home: Path | None = None) -> str:
+    """``sealkit build -f CONTEXT/Kubefile -t TAG --images-from LAYOUT CONTEXT`` through the real CLI,
+    LAYOUT holding ``images`` (built offline from Debian packages)."""
+    with tempfile.TemporaryDirectory(prefix="sealkit-app-images-") as tmp:
+        layout = Path(tmp) / "oci"
+        for spec in images:
+            build_image(spec, layout)
+        env = {**os.environ, **({"SEALKIT_HOME": str(home)} if home else {})}
+        argv = [sys.executable, "-m", "sealkit", "build", "-f", str(context / "Kubefile"), "-t", tag]
+        proc = subprocess.run(
+            [*argv, "--images-from", str(layout), str(context)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"sealkit build {tag} exited {proc.returncode}: {proc.stderr[-3000:]}")
+    return proc.stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -84,7 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--version", required=True, help="like v1.30.4 (the runtime suffix is added)")
     b.add_argument("--tag", required=True)
     b.add_argument("--with-images", action="store_true", help="pack a busybox image in images/oci")
+    a = sub.add_parser("app", help="build an example app image of tests/apps/examples")
+    a.add_argument("--example", required=True, choices=("redis", "hello"))
+    a.add_argument("--tag", required=True)
+    a.add_argument("--version", default="", help="replace the Kubefile's sealkit.io/version label")
     ns = parser.parse_args(argv)
+    if ns.cmd == "app":
+        sys.stdout.write(build_app(ns.example, ns.tag, version=ns.version))
+        return 0
     print(build(ns.runtime, ns.version, ns.tag, with_images=ns.with_images))
     return 0
 

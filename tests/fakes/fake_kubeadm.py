@@ -1648,7 +1648,17 @@ def addons(client: fakelib.KubeClient, c: Cluster, skip: set[str]) -> None:
                     "selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
                     "template": {
                         "metadata": {"labels": {"k8s-app": "kube-proxy"}},
-                        "spec": {"containers": [{"name": "kube-proxy", "image": img["kube-proxy"]}]},
+                        # kubernetes/kubernetes cmd/kubeadm/app/phases/addons/proxy/manifests.go
+                        # (KubeProxyDaemonSet19): host network, every taint tolerated, linux nodes
+                        "spec": {
+                            "containers": [{"name": "kube-proxy", "image": img["kube-proxy"]}],
+                            "hostNetwork": True,
+                            "tolerations": [
+                                {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                {"operator": "Exists"},
+                            ],
+                            "nodeSelector": {"kubernetes.io/os": "linux"},
+                        },
                     },
                 },
             },

@@ -133,6 +133,8 @@ def package_files(package: str, root: Path) -> list[str]:
         full = root / rel
         if _SKIP.match(rel) or not (full.is_file() or full.is_symlink()):
             continue
+        if root == Path("/") and "/" not in rel and full.is_symlink() and full.is_dir():
+            continue  # the machine's merged-/usr alias (/bin → usr/bin): the image gets a real directory
         keep.append(rel)
     return sorted(set(keep))
 
@@ -259,6 +261,31 @@ def build_image(spec: ImageSpec, layout_dir: Path, work: Path | None = None) -> 
         ] + [entry]
         layout.write_index(index)
     return entry
+
+
+def unpack(spec: ImageSpec, dest: Path, work: Path | None = None) -> Path:
+    """The image's rootfs as a directory (no container needed): how a test runs the image's own
+    client tools (redis-cli) on the controller."""
+    with tempfile.TemporaryDirectory(prefix="sealkit-testimage-") as tmp:
+        raw = layer_tar(rootfs_files(spec, work or Path(tmp)), spec.links, spec.dirs)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        tar.extractall(dest, filter="tar")
+    return dest
+
+
+def host_argv(root: Path, binary: str) -> list[str]:
+    """argv running ``binary`` of an unpacked rootfs on this machine with the rootfs's own loader
+    and libraries (the image carries both, resolved by :func:`needed_libs`)."""
+    loaders = sorted(root.glob("lib64/ld-linux-*.so.*")) + sorted(root.glob("lib/*/ld-linux-*.so.*"))
+    if not loaders:
+        raise RuntimeError(f"{root}: no dynamic loader in the unpacked image")
+    dirs = [
+        str(root / d)
+        for d in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib")
+        if (root / d).is_dir()
+    ]
+    return [str(loaders[0]), "--library-path", ":".join(dirs), str(root / binary.lstrip("/"))]
 
 
 def main(argv: list[str] | None = None) -> int:

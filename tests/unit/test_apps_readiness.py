@@ -280,3 +280,33 @@ def test_a_failed_job_fails_at_once():
         wait_ready(
             kube, "db", ["job/migrate"], app="db", timeout=600, clock=lambda: 0.0, sleep=lambda s: 1 / 0
         )
+
+
+def test_an_available_workload_whose_container_just_exited_is_not_ready():
+    died = pod(
+        phase="Running",
+        containerStatuses=[{"name": "db", "ready": False, "state": {"terminated": {"exitCode": 1}}}],
+    )
+    state = assess([("statefulset/db", sts())], [died])
+    assert not state.ready and "exited or is crash-looping" in state.waiting_for[0]
+    assert any("exited with code 1" in p.message for p in state.problems)
+    done = pod(
+        phase="Succeeded", containerStatuses=[{"name": "db", "state": {"terminated": {"exitCode": 0}}}]
+    )
+    assert assess([("statefulset/db", sts())], [done]).ready
+
+
+def test_ready_must_hold_over_two_polls():
+    objects = {"sts": sts(ready=1), "pods": []}
+    kube, _ = _kube(objects)
+    polls: list[float] = []
+
+    def sleep(s):
+        polls.append(s)
+        objects["pods"] = [
+            pod(phase="Running", containerStatuses=[{"name": "db", "state": {"terminated": {"exitCode": 2}}}])
+        ]
+
+    with pytest.raises(StepFailed):
+        wait_ready(kube, "db", ["statefulset/db"], app="db", timeout=0, clock=lambda: 0.0, sleep=sleep)
+    assert polls, "a single ready poll was taken as ready"
