@@ -14,7 +14,7 @@ from sealkit.cluster import load_clusterfile, validate
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.name.startswith("Clusterfile"))
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = ".venv/bin/python -m pytest -q -p no:cacheprovider"
+TEST_COMMAND = ".venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=20"
 
 
 @pytest.fixture
