@@ -49,10 +49,10 @@ class PreflightPlugin:
         busy = sorted(set(claims) & set(facts.get("listening_ports", ())))
         if busy:
             which = ", ".join(f"{p} ({claims[p]})" for p in busy)
-            problems.append(
-                f"ports {which} already in use: another Kubernetes or service runs here; "
-                "remove it or choose other hosts"
-            )
+            fix = "stop what listens there or choose other hosts"
+            if any(claims[p].startswith("the registry") for p in busy):
+                fix += ", or move the embedded registry to a free port (Clusterfile spec.registry.port)"
+            problems.append(f"ports {which} already in use: another Kubernetes or service runs here; {fix}")
         for path in facts.get("foreign_cluster", ()):
             problems.append(f"{path} exists: a cluster not installed by sealkit; reset it first")
         return problems

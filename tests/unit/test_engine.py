@@ -321,12 +321,13 @@ def test_preflight_claims_the_registry_ports_on_every_master():
     ctx = _preflight_ctx()
     (second,) = _preflight(ctx, "10.0.0.2", listening_ports=[5000, 5001])
     assert "5000 (the registry)" in second and "5001 (the registry's push endpoint)" in second
+    assert "spec.registry.port" in second  # the way out that keeps the host's own service
     assert _preflight(ctx, "10.0.0.9", listening_ports=[5000, 5001]) == []
 
 
 def test_preflight_claims_the_lb_port_on_workers_unless_the_runtime_balances():
     (busy,) = _preflight(_preflight_ctx(), "10.0.0.9", listening_ports=[6443])
-    assert "6443 (the apiserver load balancer)" in busy
+    assert "6443 (the apiserver load balancer)" in busy and "spec.registry.port" not in busy
     assert _preflight(_preflight_ctx(default_ha="native"), "10.0.0.9", listening_ports=[6443]) == []
 
 
