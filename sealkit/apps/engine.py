@@ -114,7 +114,8 @@ def master_tools(ctx: ClusterContext, host: HostRef) -> Tools:
     if not kubeconfig:
         raise PluginError(f"runtime {ctx.runtime.name!r}: no plugin implements sealkit_get_kubeconfig")
     host.conn.put(str(kubeconfig).encode(), files.KUBECONFIG, mode=0o600)
-    return Tools(host, f"{kubectl} --kubeconfig={shlex.quote(files.KUBECONFIG)}", found.get("helm", ""))
+    prefix = f"{kubectl} --kubeconfig={shlex.quote(files.KUBECONFIG)} --cache-dir={files.KUBE_CACHE_DIR}"
+    return Tools(host, prefix, found.get("helm", ""))
 
 
 def installers(ctx: ClusterContext) -> set[str]:

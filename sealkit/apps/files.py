@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 REMOTE_APPS = f"{REMOTE_ROOT}/apps"
 KUBECONFIG = f"{REMOTE_APPS}/.kubeconfig"
+#: where kubectl and helm keep their caches and config on the master: under sealkit's own dir, not in the
+#: login user's home (~/.kube/cache, ~/.cache/helm …), so reset takes them away with the rest
+TOOL_DIR = f"{REMOTE_APPS}/.tools"
+KUBE_CACHE_DIR = f"{TOOL_DIR}/kube-cache"
+TOOL_ENV = {
+    "KUBECACHEDIR": KUBE_CACHE_DIR,
+    "HELM_CACHE_HOME": f"{TOOL_DIR}/helm-cache",
+    "HELM_CONFIG_HOME": f"{TOOL_DIR}/helm-config",
+    "HELM_DATA_HOME": f"{TOOL_DIR}/helm-data",
+}
 SKIP = ("images",)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sealkit.apps import files
 from sealkit.apps.spec import AppSpec
 from sealkit.errors import StepFailed
 from sealkit.image.reference import parse_reference
@@ -124,7 +125,7 @@ class AppRun:
         extra_env: dict[str, str] | None = None,
     ) -> Any:
         """Run ``cmd`` in the app's directory on the master, the app env and KUBECONFIG from stdin."""
-        env = {**self.env, **(extra_env or {}), "KUBECONFIG": self.kubeconfig}
+        env = {**self.env, **(extra_env or {}), **files.TOOL_ENV, "KUBECONFIG": self.kubeconfig}
         line, stdin = env_on_stdin(f"cd {shlex.quote(self.remote_dir)} && {cmd}", env)
         res = self.host.conn.run(line, stdin=stdin, check=False, timeout=timeout or self.timeout)
         if check and res.rc != 0:

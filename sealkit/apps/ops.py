@@ -17,20 +17,35 @@ from sealkit.apps.image import TYPE_LABEL, resolve_app
 from sealkit.apps.model import ResolvedApp
 from sealkit.apps.record import AppsRecord
 from sealkit.engine.options import Options
-from sealkit.errors import ConnectError, SealkitError, UsageError
+from sealkit.errors import ConnectError, ImageError, SealkitError, UsageError
 from sealkit.state import ClusterState, unknown_cluster
 
 log = logging.getLogger("sealkit.apps")
 
 
+def image_type(ref: str, *, pull: bool = False) -> str:
+    """The ``sealkit.io/type`` label of ``ref`` (``rootfs`` when unlabelled).
+
+    A stored image's label comes from its image config: unpacking a multi-GB rootfs only to sort it
+    would cost a copy of every layer. An image not in the store goes through the run's pull policy
+    (:func:`sealkit.engine.images.resolve`, which pulls only when allowed and says how to get it).
+    """
+    from sealkit.engine import images
+    from sealkit.image import default_store
+
+    store = default_store()
+    try:
+        store.resolve(ref)
+    except ImageError:
+        return images.resolve(ref, pull=pull).labels.get(TYPE_LABEL, "rootfs")
+    return store.labels(ref).get(TYPE_LABEL, "rootfs")
+
+
 def split_images(refs: list[str], *, pull: bool = False) -> tuple[list[str], list[str]]:
     """(cluster images, app images) of a ``run``, by the ``sealkit.io/type`` label, order kept."""
-    from sealkit.engine import images
-
     cluster, apps = [], []
     for ref in refs:
-        kind = images.resolve(ref, pull=pull).labels.get(TYPE_LABEL, "rootfs")
-        (apps if kind == "app" else cluster).append(ref)
+        (apps if image_type(ref, pull=pull) == "app" else cluster).append(ref)
     return cluster, apps
 
 

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from sealkit.errors import SealkitError, StepFailed
 
+#: registries asked at once when removing an app's images (one per master; masters are few)
+DELETE_CONCURRENCY = 16
+
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext
     from sealkit.image.remote import RegistryClient
@@ -40,6 +43,7 @@ class RegistryImages:
 
     def delete(self, ctx: ClusterContext, names: list[str]) -> list[str]:
         """Delete ``names`` (full image names) from every master's registry; warnings for what stays."""
+        from sealkit.engine.distribute import _parallel
         from sealkit.image.remote import RegistryClient
         from sealkit.registry.service import push_registry_info
         from sealkit.registry.sync import _bracket, _ca_file, _options
@@ -47,11 +51,23 @@ class RegistryImages:
         if not names:
             return []
         info = push_registry_info(ctx)
-        warnings: list[str] = []
         with _ca_file(info.ca_pem) as ca:
-            for host in info.hosts:
+
+            def delete_on(host: str) -> list[str]:
                 client = RegistryClient(f"{_bracket(host)}:{info.port}", _options(info, ca))
-                warnings += _delete_from(client, host, names)
+                return _delete_from(client, host, names)
+
+            # one slow or unreachable master (connect timeout) must not hold up the others
+            results = _parallel(delete_on, list(info.hosts), DELETE_CONCURRENCY)
+        warnings: list[str] = []
+        for host, res in results:
+            if isinstance(res, (SealkitError, OSError)):  # the network or the registry: name what stays
+                message = res.message if isinstance(res, SealkitError) else f"{type(res).__name__}: {res}"
+                warnings.append(f"images {', '.join(names)} stay in the registry on {host}: {message}")
+            elif isinstance(res, BaseException):  # a defect, not a registry's answer
+                raise res
+            else:
+                warnings += res
         return warnings
 
 

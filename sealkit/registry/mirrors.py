@@ -258,15 +258,27 @@ def containerd_files(
 
 
 # -------------------------------------------------------------------------------------------- k3s
+#: registries.yaml's wildcard mirror key: k3s renders it as containerd's ``certs.d/_default``
+K3S_WILDCARD = "*"
+
+
 def k3s_registries_yaml(mirror: RegistryInfo, upstreams: Iterable[str], ca_path: str) -> str:
     """``/etc/rancher/k3s/registries.yaml``: every upstream mirrored to the embedded registry, whose
     ``configs`` entries (the stable name and every registry IP) carry the pull credentials and the
-    cluster CA; the stable name is itself mirrored to every registry IP. A secret (mode 0600)."""
+    cluster CA; the stable name is itself mirrored to every registry IP. A secret (mode 0600).
+
+    The wildcard mirror ``"*"`` sends every other registry (an app image named ``localhost/…`` or
+    ``registry.example:5000/…``) to the embedded registry too: k3s writes it as containerd's
+    ``certs.d/_default/hosts.toml`` with an empty ``server``, so containerd falls back to the image's
+    own registry after the listed hosts (k3s-io/k3s ``pkg/agent/containerd/config.go``
+    ``getHostConfigs``, release-1.34..1.36). containerd uses ``_default`` only for a registry without
+    its own directory, so the named upstreams stay: same hosts, explicit fallback.
+    """
     ca = _check_path("CA path", ca_path)
     names = sorted({check_upstream(u) for u in upstreams} | {check_upstream(mirror.address)})
     urls = endpoint_urls(mirror)
     lines = [HEADER.rstrip("\n"), "mirrors:"]
-    for name in names:
+    for name in [*names, K3S_WILDCARD]:
         lines += [f"  {_q(name)}:", "    endpoint:", *(f"      - {_q(u)}" for u in urls)]
     lines.append("configs:")
     for host in auth_hosts(mirror):

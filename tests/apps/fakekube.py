@@ -146,7 +146,9 @@ class FakeCluster:
             cmd = cmd.split(" && ", 1)[1]
         words = shlex.split(cmd)
         if words and words[0] == self.kubectl_path:
-            return self.kubectl(words[2:], stdin)
+            # kubectl's global flags may stand anywhere (cli-runtime ConfigFlags); these two the engine sets
+            args = [w for w in words[1:] if not w.startswith(("--kubeconfig=", "--cache-dir="))]
+            return self.kubectl(args, stdin)
         if cmd.startswith("umask") or re.search(r"/helm (get manifest|status|upgrade) ", cmd):
             return self.helm(cmd, env)
         return None

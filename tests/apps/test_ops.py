@@ -108,3 +108,23 @@ def test_list_show_remove(cluster, monkeypatch):
     assert out["removed"] == "redis" and out["volumes_kept"] == ["redis/data-redis-0"]
     assert "stay in the registry" in out["warnings"][0], "unknown cluster image: images are kept, and said so"
     assert ops.list_apps(Options(cluster="demo")) == []
+
+
+def test_kubectl_and_helm_keep_their_caches_under_sealkits_dir(cluster):
+    """Real kubectl and helm write ~/.kube/cache, ~/.cache/helm, ~/.config/helm of the login user unless told
+    otherwise: on the master they must write under /var/lib/sealkit, which reset removes."""
+    from sealkit.apps import files
+    from tests.apps.fakekube import ENV_PREFIX, parse_env
+
+    ops.install_apps(Options(cluster="demo"), ["localhost/apps/redis:7.0"], env=[])
+    ops.remove_app(Options(cluster="demo"), "redis", purge=True)
+    calls = cluster["fake"].calls
+    kubectl = [cmd for cmd, _ in calls if "kubectl --kubeconfig" in cmd]
+    assert kubectl and all(f"--cache-dir={files.KUBE_CACHE_DIR}" in cmd for cmd in kubectl), kubectl
+    helm = [(cmd, stdin) for cmd, stdin in calls if "/helm " in cmd and 'echo "helm=' not in cmd]
+    assert helm
+    for cmd, stdin in helm:
+        assert cmd.startswith(ENV_PREFIX), cmd
+        env = parse_env(stdin)
+        assert all(env.get(k) == v for k, v in files.TOOL_ENV.items()), cmd
+        assert all(v.startswith("/var/lib/sealkit/") for v in files.TOOL_ENV.values())

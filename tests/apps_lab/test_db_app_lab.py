@@ -1,7 +1,7 @@
-"""Issue 19's done-when on kubeadm and binary lab clusters: `sealkit run <db-app>` prints where and how
-to log in, and a real client uses it.
+"""Issue 19's done-when on kubeadm, binary and k3s lab clusters: `sealkit run <db-app>` prints where and
+how to log in, and a real client uses it.
 
-A kubeadm cluster (1 master + 1 worker, systemd lab hosts) from the test cluster image, then the redis
+A cluster of the runtime (1 master + 1 worker, systemd lab hosts) from the test cluster image, then the redis
 example app (tests/apps/examples/redis, its container image built offline from Debian's redis-server)
 through the real CLI. The pods run for real: the fake kubelet runs them through each host's containerd,
 pulling by their original names through sealkit's mirror of the embedded registry; the fake kube-proxy
@@ -50,11 +50,17 @@ def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> str:
     return proc.stdout
 
 
-def containers(lab: Lab, image_part: str) -> dict[str, list[str]]:
+#: the containerd each runtime's kubelet uses (k3s runs its own, on its own socket; k3s-io/k3s
+#: pkg/agent/config/config_linux.go: Containerd.State/containerd.sock, state /run/k3s/containerd)
+CTR = {"k3s": "ctr --address /run/k3s/containerd/containerd.sock -n k8s.io"}
+
+
+def containers(lab: Lab, image_part: str, runtime: str) -> dict[str, list[str]]:
     """Per host, the containerd containers (k8s.io namespace) whose image names ``image_part``."""
+    ctr = CTR.get(runtime, "ctr -n k8s.io")
     out = {}
     for h in lab.hosts:
-        rows = lab.exec_on(h, "ctr -n k8s.io containers ls", check=False).stdout.splitlines()[1:]
+        rows = lab.exec_on(h, f"{ctr} containers ls", check=False).stdout.splitlines()[1:]
         out[h.name] = [r.split()[0] for r in rows if image_part in r]
     return out
 
@@ -105,16 +111,7 @@ def app_objects(kubeconfig: Path, namespace: str) -> list[str]:
     return [f"namespace/{namespace}", *names]
 
 
-#: k3s pulls only through the registries its registries.yaml mirrors; sealkit lists fixed upstreams there
-#: (no "*" wildcard entry yet), so an app image from another registry (localhost/…) ends in ImagePullBackOff
-K3S_NO_WILDCARD_MIRROR = pytest.mark.xfail(
-    reason="k3s registries.yaml mirrors no '*' (sealkit/registry/mirrors.py k3s_registries_yaml): "
-    "app images of other registries cannot be pulled",
-    run=False,
-)
-
-
-@pytest.mark.parametrize("runtime", ["kubeadm", "binary", pytest.param("k3s", marks=K3S_NO_WILDCARD_MIRROR)])
+@pytest.mark.parametrize("runtime", ["kubeadm", "binary", "k3s"])
 def test_db_app(runtime, fresh_lab, tmp_path):
     if not KUBECTL["1.35"].exists():
         pytest.skip("kubectl 1.35 missing: run tests/testimages/tools.sh")
@@ -163,7 +160,9 @@ def test_db_app(runtime, fresh_lab, tmp_path):
         got = wait_for(f"redis at {ep}", lambda ep=ep: cli.write_and_read(ep, password, "greeting", ep), 120)
         assert got == ep
         assert cli(ep, "", "GET", "greeting").startswith("NOAUTH"), "the password is required"
-    assert any(containers(lab, "sealkit-examples/redis").values()), "the pod runs as a container on a host"
+    assert any(containers(lab, "sealkit-examples/redis", runtime).values()), (
+        "the pod runs as a container on a host"
+    )
 
     # listed; an identical run changes nothing
     [listed] = sk("apps").out
@@ -205,8 +204,16 @@ def test_db_app(runtime, fresh_lab, tmp_path):
     wait_for("the redis app's objects to go", lambda: not app_objects(kc, "redis"), 120)
     everywhere = json.loads(kubectl(kc, "get", "pods", "-A", "-o", "json"))["items"]
     assert not [p for p in everywhere if "sealkit-examples" in json.dumps(p["spec"])]
-    wait_for("the app's containers to go", lambda: not any(containers(lab, "sealkit-examples").values()), 180)
+    wait_for(
+        "the app's containers to go",
+        lambda: not any(containers(lab, "sealkit-examples", runtime).values()),
+        180,
+    )
     assert sk("apps").out in ([], "", None)
+    # the real kubectl and helm ran on the masters: their caches stayed out of root's home
+    for m in lab.hosts:
+        home = lab.exec_on(m, "ls -d /root/.kube /root/.cache/helm /root/.config/helm 2>&-; true").stdout
+        assert home.strip() == "", f"{m.name}: {home}"
 
     # what a person sees on a terminal, and the client connecting with exactly what it says
     rc, raw = on_terminal([*sk.argv("run", APP)], sk.env, ROOT, 900)

@@ -69,6 +69,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -960,9 +961,146 @@ def node_identity(args: fakelib.ParsedArgs, p: Paths) -> tuple[str, str]:
     return name, fakelib.read_text(pw_file).strip()
 
 
-def check_registries(path: str, p: Paths) -> dict[str, Any]:
-    """Read registries.yaml like k3s: fail on bad YAML, render containerd hosts.toml per mirror;
-    returns its `configs` (per registry host: auth, tls) for containerd's config.toml."""
+# ---- registries.yaml → containerd hosts.toml -------------------------------------------------
+# As k3s renders them: k3s-io/k3s pkg/agent/containerd/config.go (getHostConfigs,
+# normalizeEndpointAddress, defaultHostConfig, configForHost, endpointHasConfig) and
+# pkg/agent/templates/templates.go (HostsTomlTemplate, trimEmpty); identical at commits 127f0ae5a723
+# (v1.34.0-k3s1), 5e426d561340 (v1.34.8), 394332793345 (v1.35.0), 372c8adc5892 (v1.35.5),
+# 4cdb882eb97a (v1.36.0), 9da548c2bc48 (v1.36.1) and 706aea607d0f (bp_jun_1.36), read from fork
+# dereknola/k3s (see tests/fakes/upstream/k3s/README.md). Not modelled: --embedded-registry (spegel),
+# which sets the mirror address to loopback:supervisor port (pkg/agent/config/config.go) and adds that
+# endpoint; without it the address is empty host:port (":"), matching no endpoint.
+SPEGEL_MIRROR_ADDR = ":"
+
+
+@dataclass
+class _Endpoint:
+    """templates.RegistryEndpoint: url None = no `server` line; "" = an empty one (the wildcard)."""
+
+    url: str | None
+    config: dict[str, Any]
+    override_path: bool = False
+    rewrites: dict[str, str] | None = None
+
+
+def _is_localhost(hostname: str) -> bool:
+    """containerd remotes/docker IsLocalhost: localhost or a loopback IP."""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _normalize_endpoint(endpoint: str) -> tuple[str, str, bool]:
+    """normalizeEndpointAddress: (registry name, URL, override_path)."""
+    parsed = urllib.parse.urlsplit(endpoint if "://" in endpoint else "//" + endpoint)
+    port = str(parsed.port or "")
+    scheme = parsed.scheme
+    if not scheme:
+        local = _is_localhost(parsed.hostname or "") and port not in ("", "443")
+        scheme = "http" if local and parsed.netloc != SPEGEL_MIRROR_ADDR else "https"
+    registry = parsed.netloc
+    host = "registry-1.docker.io" if registry == "docker.io" else registry
+    if host == "registry-1.docker.io":
+        registry = "docker.io"
+    if parsed.path in ("", "/", "/v2"):
+        return registry, f"{scheme}://{host}/v2", False
+    return registry, f"{scheme}://{host}{parsed.path}", True
+
+
+def _config_for(configs: dict[str, Any], host: str) -> dict[str, Any]:
+    """configForHost: the config under containerd's default host name first (docker.io's API host)."""
+    if host == "docker.io" and isinstance(configs.get("registry-1.docker.io"), dict):
+        return configs["registry-1.docker.io"]
+    return configs.get(host) or {}
+
+
+def _default_endpoint(host: str, config: dict[str, Any]) -> _Endpoint:
+    return _Endpoint(None if host == "*" else _normalize_endpoint(host)[1], config)
+
+
+def _has_config(ep: _Endpoint | None) -> bool:
+    """endpointHasConfig"""
+    if ep is None:
+        return False
+    return ep.override_path or bool(ep.config.get("auth") or ep.config.get("tls") or ep.rewrites)
+
+
+def host_configs(
+    mirrors: dict[str, Any], configs: dict[str, Any], no_default: bool
+) -> dict[str, tuple[_Endpoint | None, list[_Endpoint]]]:
+    """getHostConfigs: per certs.d directory (`*` → `_default`), the default endpoint and mirrors."""
+    hosts: dict[str, tuple[_Endpoint | None, list[_Endpoint]]] = {}
+    for host, config in configs.items():
+        hosts["_default" if host == "*" else host] = (_default_endpoint(host, config or {}), [])
+    for host, mirror in mirrors.items():
+        # upstream looks the raw key up: configs."*" is stored under _default and not found here
+        if host in hosts:
+            default, eps = hosts[host][0], list(hosts[host][1])
+        else:
+            default, eps = _default_endpoint(host, _config_for(configs, host)), []
+            if no_default:
+                default = None
+            elif host == "*":
+                default = _Endpoint("", {})
+        seen: set[str] = set()
+        endpoints = (mirror or {}).get("endpoint") or []
+        for i, endpoint in enumerate(endpoints):
+            registry, url, override = _normalize_endpoint(endpoint)
+            if url in seen:
+                log("warning", f"Skipping duplicate endpoint URL {i}={endpoint} for {host}")
+                continue
+            seen.add(url)
+            rewrites = (mirror or {}).get("rewrite") or None
+            ep = _Endpoint(url, _config_for(configs, registry), override, rewrites)
+            if i + 1 == len(endpoints) and (default.url if default else None) == url:
+                default = ep
+            else:
+                eps.append(ep)
+        hosts["_default" if host == "*" else host] = (default, eps)
+    return {h: (d, e) for h, (d, e) in hosts.items() if e or _has_config(d)}
+
+
+def _tls_lines(config: dict[str, Any], indent: str) -> list[str]:
+    tls = config.get("tls") or {}
+    if not tls:
+        return []
+    out = []
+    if tls.get("ca_file"):
+        out.append(f"{indent}ca = [{json.dumps(tls['ca_file'])}]")
+    if tls.get("cert_file") or tls.get("key_file"):
+        pair = f"{json.dumps(tls.get('cert_file') or '')}, {json.dumps(tls.get('key_file') or '')}"
+        out.append(f"{indent}client = [[{pair}]]")
+    if tls.get("insecure_skip_verify"):
+        out.append(f"{indent}skip_verify = true")
+    return out
+
+
+def render_hosts_toml(default: _Endpoint | None, endpoints: list[_Endpoint]) -> str:
+    """HostsTomlTemplate after trimEmpty: no blank lines but one before each top-level table."""
+    lines = [f"# File generated by {PROGRAM}. DO NOT EDIT."]
+    if default is not None:
+        if default.url is not None:
+            lines += [f'server = "{default.url}"', 'capabilities = ["pull", "resolve", "push"]']
+        lines += _tls_lines(default.config, "")
+    lines.append("[host]")
+    for ep in endpoints:
+        lines += [f'[host."{ep.url}"]', '  capabilities = ["pull", "resolve"]']
+        if ep.override_path:
+            lines.append("  override_path = true")
+        lines += _tls_lines(ep.config, "  ")
+        if ep.rewrites:
+            lines.append(f'  [host."{ep.url}".rewrite]')
+            lines += [f'    "{k}" = "{ep.rewrites[k]}"' for k in sorted(ep.rewrites)]
+    return "".join(("\n" if line.startswith("[") else "") + line + "\n" for line in lines)
+
+
+def check_registries(path: str, p: Paths, no_default: bool = False) -> dict[str, Any]:
+    """Read registries.yaml like k3s: fail on bad YAML, render containerd hosts.toml per mirror
+    and per configured host (`*` → certs.d/_default); returns its `configs` (per registry host:
+    auth, tls) for containerd's config.toml."""
     real = fakelib.host_path(path)
     shutil.rmtree(p.certs_d, ignore_errors=True)
     if not os.path.exists(real):
@@ -980,34 +1118,15 @@ def check_registries(path: str, p: Paths) -> dict[str, Any]:
     configs = data.get("configs") or {}
     if not isinstance(mirrors, dict) or not isinstance(configs, dict):
         raise Fatal(f"{path}: 'mirrors' and 'configs' must be mappings keyed by registry host")
-    certs_d = p.certs_d
     for host, mirror in mirrors.items():
-        if not isinstance(mirror, dict):
+        if mirror is not None and not isinstance(mirror, dict):
             raise Fatal(f"{path}: mirrors.{host} must be a mapping")
-        endpoints = mirror.get("endpoint") or []
+        endpoints = (mirror or {}).get("endpoint") or []
         if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
             raise Fatal(f"{path}: mirrors.{host}.endpoint must be a list of URLs")
-        upstream = "https://registry-1.docker.io" if host == "docker.io" else f"https://{host}"
-        lines = [
-            f"# File generated by {PROGRAM} ({FAKE_MARK}). DO NOT EDIT.",
-            f'server = "{upstream}"',
-            "",
-        ]
-        for ep in endpoints:
-            if "://" not in ep:
-                ep = "https://" + ep
-            lines += [
-                f'[host."{ep.rstrip("/")}/v2"]',
-                '  capabilities = ["pull", "resolve"]',
-                "  override_path = true",
-            ]
-            tls = (configs.get(ep.split("://", 1)[1].split("/")[0]) or {}).get("tls") or {}
-            if tls.get("ca_file"):
-                lines.append(f'  ca = ["{tls["ca_file"]}"]')
-            if tls.get("insecure_skip_verify"):
-                lines.append("  skip_verify = true")
-            lines.append("")
-        fakelib.write_file(os.path.join(certs_d, host, "hosts.toml"), "\n".join(lines))
+    for host, (default, endpoints) in host_configs(mirrors, configs, no_default).items():
+        text = render_hosts_toml(default, endpoints)
+        fakelib.write_file(os.path.join(p.certs_d, host, "hosts.toml"), text)
     log("info", f"Using private registry config file at {path} ({len(mirrors)} mirrors)")
     return configs
 
@@ -1448,7 +1567,9 @@ def run_agent_part(
     name, node_pw = node_identity(args, p)
     ips = args.get("node-ip") or [fakelib.default_ip()]
     ext = args.get("node-external-ip") or []
-    configs = check_registries(args.get("private-registry"), p)
+    configs = check_registries(
+        args.get("private-registry"), p, bool(args.get("disable-default-registry-endpoint"))
+    )
     preload_images(p)
     start_pod_shim(p)
     containerd, ctr = container_runtime(args, p, configs)

@@ -280,7 +280,12 @@ class _YamlParser:
         m = re.match(r"^([^:]+?):(\s+|$)(.*)$", text)
         if not m:
             raise YamlError(f"yaml line {n}: expected 'key: value', got {text!r}")
-        return m.group(1).strip(), m.group(3).strip()
+        key = m.group(1).strip()
+        # only a plain key can be an alias, anchor, tag or complex key: a quoted "*" is the string *
+        # (k3s' wildcard mirror in registries.yaml)
+        if key.startswith(("&", "*", "!", "?")):
+            raise YamlError(f"yaml line {n}: anchors, aliases and tags are not supported")
+        return key, m.group(3).strip()
 
     def _mapping(self, indent: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -298,7 +303,7 @@ class _YamlParser:
             if not self._is_mapping_entry(text):
                 raise YamlError(f"yaml line {n}: expected 'key: value', got {text!r}")
             key, rest = self._split_key(text, n)
-            if key.startswith(("&", "*", "!", "?")) or rest.startswith(("&", "*", "!")):
+            if rest.startswith(("&", "*", "!")):
                 raise YamlError(f"yaml line {n}: anchors, aliases and tags are not supported")
             if key in out:
                 raise YamlError(f"yaml line {n}: duplicate key {key!r}")

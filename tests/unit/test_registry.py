@@ -191,6 +191,8 @@ def test_k3s_registries_yaml_exact():
         + endpoints
         + '  "sealkit.hub:5000":\n'
         + endpoints
+        + '  "*":\n'
+        + endpoints
         + "configs:\n"
         '  "sealkit.hub:5000":\n'
         + config
@@ -205,6 +207,7 @@ def test_k3s_registries_yaml_exact():
         "docker.io": {"endpoint": urls},
         "registry.k8s.io": {"endpoint": urls},
         "sealkit.hub:5000": {"endpoint": urls},  # the stable name (kubeadm's imageRepository) too
+        "*": {"endpoint": urls},  # every other registry (k3s: containerd's certs.d/_default)
     }
     want = {"auth": {"username": "sealkit", "password": 'p"w\\d'}, "tls": {"ca_file": CA}}
     assert parsed["configs"] == {
@@ -918,3 +921,11 @@ def test_only_the_push_instance_accepts_deletes():
     assert rw["storage"]["delete"]["enabled"] is True
     assert ro["storage"]["delete"]["enabled"] is False
     assert ro["storage"]["maintenance"]["readonly"]["enabled"] is True
+
+
+def test_k3s_registries_yaml_mirrors_every_other_registry_through_the_wildcard():
+    """An app image of a registry no upstream names (localhost/…) must pull from the embedded
+    registry on k3s too: the '*' mirror lists every registry host, in order."""
+    parsed = yaml.safe_load(mirrors.k3s_registries_yaml(REG, ["docker.io"], CA))
+    assert parsed["mirrors"]["*"] == {"endpoint": ["https://10.213.0.11:5000", "https://10.213.0.12:5000"]}
+    assert "*" not in parsed["configs"]  # credentials stay keyed by the hosts k3s contacts
