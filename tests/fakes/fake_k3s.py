@@ -124,6 +124,9 @@ _AGENT_SHARED = [
     F("airgap-extra-registry", "slice", hidden=True),
     F("node-ip", "slice", aliases=("i",), split_commas=True),
     F("node-external-ip", "slice", split_commas=True),
+    F("node-internal-dns", "slice", split_commas=True),
+    F("node-external-dns", "slice", split_commas=True),
+    F("nonroot-devices", "bool"),
     F("resolv-conf", env=("K3S_RESOLV_CONF",)),
     F("flannel-iface"),
     F("flannel-conf"),
@@ -205,6 +208,18 @@ SERVER_FLAGS = [
     F("disable-controller-manager", "bool", hidden=True),
     F("disable-etcd", "bool", hidden=True),
     F("embedded-registry", "bool"),
+    F("supervisor-metrics", "bool"),
+    F("supervisor-port", "int", 0, env=("K3S_SUPERVISOR_PORT",), hidden=True),
+    F("apiserver-port", "int", 0, env=("K3S_APISERVER_PORT",), hidden=True),
+    F("apiserver-bind-address", env=("K3S_APISERVER_BIND_ADDRESS",), hidden=True),
+    F("kine-tls", "bool"),
+    F("etcd-snapshot-reconcile-interval", "duration", "10m0s"),
+    F("etcd-s3-retention", "int", 5),
+    F("etcd-s3-session-token", env=("AWS_SESSION_TOKEN",)),
+    F("etcd-s3-config-secret"),
+    F("etcd-s3-proxy"),
+    F("etcd-s3-bucket-lookup-type"),
+    F("secrets-encryption-provider"),
     *_AGENT_SHARED,
     F("system-default-registry", env=("K3S_SYSTEM_DEFAULT_REGISTRY",)),
     F("secrets-encryption", "bool"),
@@ -221,9 +236,11 @@ AGENT_FLAGS = [
     F("server", aliases=("s",), env=("K3S_URL",)),
     F("data-dir", aliases=("d",), default="/var/lib/rancher/k3s"),
     *_AGENT_SHARED,
-    F("disable-selinux", "bool", True, hidden=True),
-    F("no-flannel", "bool", hidden=True),
-    F("cluster-secret", env=("K3S_CLUSTER_SECRET",), hidden=True),
+    # agent.go NewAgentCommand: the agent's own flags (disable-selinux, no-flannel and cluster-secret are
+    # not among them at any supported line: tests/fakes/upstream/k3s/v1.3*.yaml)
+    F("bind-address"),
+    F("disable-apiserver-lb", "bool", env=("K3S_DISABLE_APISERVER_LB",)),
+    F("enable-pprof", "bool"),
 ]
 
 # k3s pkg/cli/cmds/certs.go: `certificate rotate` (ServicesFlag is a comma-splitting slice)
@@ -345,7 +362,13 @@ def _config_value(value: Any) -> str:
     return str(value)
 
 
-def config_file_args(args: list[str], fs: fakelib.FlagSet) -> list[str]:
+#: commands whose config.yaml keys that are no flag of theirs are dropped with a warning; for the others
+#: (agent) they stay and the flag parser refuses them (pkg/configfilearg/defaultparser.go ValidFlags,
+#: recorded as ``unknown_keys_dropped_for`` in tests/fakes/upstream/k3s/v1.3*.yaml)
+UNKNOWN_KEYS_DROPPED_FOR = ("server", "etcd-snapshot")
+
+
+def config_file_args(args: list[str], fs: fakelib.FlagSet, command: str = "server") -> list[str]:
     """Read config.yaml (+ config.yaml.d/*.yaml) into `--key=value` args placed before `args`."""
     path, explicit = "", False
     env = os.environ.get("K3S_CONFIG_FILE", "")
@@ -385,7 +408,9 @@ def config_file_args(args: list[str], fs: fakelib.FlagSet) -> list[str]:
                 merged[base] = value
     out: list[str] = []
     for key, value in merged.items():
-        if key not in fs.by_name or key in ("config", "c"):
+        if key in ("config", "c"):
+            continue
+        if key not in fs.by_name and command in UNKNOWN_KEYS_DROPPED_FOR:
             log("warning", f"Unknown flag --{key} found in config.yaml, skipping")
             continue
         prefix = "-" if len(key) == 1 else "--"
@@ -396,8 +421,8 @@ def config_file_args(args: list[str], fs: fakelib.FlagSet) -> list[str]:
     return out
 
 
-def parse_command(fs: fakelib.FlagSet, argv: list[str]) -> fakelib.ParsedArgs:
-    args = fs.parse_go([*config_file_args(argv, fs), *argv])
+def parse_command(fs: fakelib.FlagSet, argv: list[str], command: str = "server") -> fakelib.ParsedArgs:
+    args = fs.parse_go([*config_file_args(argv, fs, command), *argv])
     fs.apply_env(args)
     if args.positional:
         raise fakelib.FlagError(f"unexpected argument {args.positional[0]!r}")
@@ -2022,7 +2047,7 @@ def run_server(argv: list[str], version: str) -> int:
 
 def run_agent(argv: list[str], version: str) -> int:
     fs = fakelib.FlagSet(AGENT_FLAGS)
-    args = parse_command(fs, argv)
+    args = parse_command(fs, argv, "agent")
     p = Paths(args.get("data-dir"))
     log("info", f"Starting {PROGRAM} agent {version} ({FAKE_MARK})")
     server = args.get("server") or ""
@@ -2174,7 +2199,12 @@ def rotate_certificates(p: Paths, services: list[str], debug: bool = False) -> s
 
 def run_certificate_rotate(argv: list[str]) -> int:
     fs = fakelib.FlagSet(CERT_ROTATE_FLAGS)
-    args = parse_command(fs, argv)
+    # config.yaml is read only after `server`, `agent` and `etcd-snapshot` (pkg/configfilearg/defaultparser.go
+    # DefaultParser.After; parser.go Parse returns the args unchanged otherwise): not for `certificate`
+    args = fs.parse_go(argv)
+    fs.apply_env(args)
+    if args.positional:
+        raise fakelib.FlagError(f"unexpected argument {args.positional[0]!r}")
     services = args.get("service") or []
     for svc in services:
         if svc not in ALL_SERVICES:

@@ -330,3 +330,47 @@ def test_k3s_invocations_split_shell_lines() -> None:
     got = k3s_invocations(f"if {bin_} kubectl get node n -o name >/dev/null 2>&1; then {bin_} --version; fi")
     assert got == [["kubectl", "get", "node", "n", "-o", "name"], ["--version"]]
     assert k3s_invocations(f"rm -f {bin_} x && {bin_} server") == [["server"]]
+
+
+@pytest.mark.parametrize("line", LINES)
+@pytest.mark.parametrize(("command", "table"), [("server", "SERVER_FLAGS"), ("agent", "AGENT_FLAGS")])
+def test_the_fakes_flags_are_the_lines_flags(line: str, command: str, table: str) -> None:
+    """The fake refuses exactly what k3s refuses: its flag table is the command's flags at the line."""
+    upstream = set(line_data(line)["commands"][command])
+    fake = {f.name for f in getattr(fake_k3s, table)}
+    assert fake == upstream, {"fake only": sorted(fake - upstream), "upstream only": sorted(upstream - fake)}
+
+
+def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("SEALKIT_FAKE_ROOT", str(tmp_path))
+    conf = tmp_path / "etc/rancher/k3s/config.yaml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(text)
+
+
+def test_an_unknown_config_key_is_dropped_by_the_server_and_refused_by_the_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _config(tmp_path, monkeypatch, "node-name: n1\nbogus-key: 1\n")
+    args = fake_k3s.parse_command(fakelib.FlagSet(fake_k3s.SERVER_FLAGS), [], "server")
+    assert args.get("node-name") == "n1"
+    assert "Unknown flag --bogus-key found in config.yaml, skipping" in capsys.readouterr().err
+    with pytest.raises(fakelib.FlagError, match="bogus-key"):
+        fake_k3s.parse_command(fakelib.FlagSet(fake_k3s.AGENT_FLAGS), [], "agent")
+
+
+class _Parsed(Exception):
+    pass
+
+
+def _stop(self: fakelib.FlagSet, argv: list[str]) -> None:
+    raise _Parsed(argv)
+
+
+def test_certificate_rotate_does_not_read_config_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """configfilearg's DefaultParser inserts config.yaml only after server, agent and etcd-snapshot."""
+    _config(tmp_path, monkeypatch, "service: [api-server]\ntoken: x\n")
+    monkeypatch.setattr(fakelib.FlagSet, "parse_go", _stop)
+    with pytest.raises(_Parsed) as seen:
+        fake_k3s.run_certificate_rotate(["--service", "kubelet"])
+    assert seen.value.args[0] == ["--service", "kubelet"]  # nothing from config.yaml before the args
