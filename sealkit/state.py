@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from sealkit.errors import SealkitError, UsageError
+from sealkit.errors import SealkitError, UsageError, controller_io
 
 if TYPE_CHECKING:
     from sealkit.cluster import Cluster
@@ -32,6 +32,8 @@ DIR_MODE = 0o700
 SECRET_MODE = 0o600
 CLUSTERFILE = "Clusterfile"
 STATUSES = ("started", "done", "failed")
+#: the ``step`` named by an I/O failure of the state directory (exit 1, see errors.ControllerError)
+STEP = "state"
 Status = Literal["started", "done", "failed"]
 
 
@@ -48,9 +50,10 @@ def _default_home() -> Path:
 
 def _mkdir_private(path: Path) -> None:
     """Create ``path`` (and parents) 0700, and tighten it if it already existed looser."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o777 != DIR_MODE:
-        path.chmod(DIR_MODE)
+    with controller_io("creating", path, step=STEP):
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o777 != DIR_MODE:
+            path.chmod(DIR_MODE)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -67,10 +70,17 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     The temp file lives in the same directory (same filesystem, so ``os.replace`` is atomic), is
     created 0600 and gets ``mode`` before it is renamed (a secret is never briefly world-readable),
     is fsynced, and the directory is fsynced after the rename so the new name survives a crash.
-    On any failure the temp file is removed and the original is left untouched.
+    On any failure the temp file is removed and the original is left untouched; an OSError (disk full,
+    read-only) becomes a ControllerError naming ``path``, so the CLI says what to fix instead of "internal
+    error".
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    with controller_io("writing", target, step=STEP):
+        _atomic_write(target, payload, mode)
+
+
+def _atomic_write(target: Path, payload: bytes, mode: int) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -130,10 +140,11 @@ class Journal:
     def _read(self) -> tuple[list[JournalEntry], int, bool]:
         """Entries; the byte length of the intact prefix (a torn tail starts there); and whether the
         last record is whole but lacks its newline (so the next append must add one first)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return [], 0, False
+        with controller_io("reading", self.path, step="journal"):
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return [], 0, False
         entries: list[JournalEntry] = []
         intact = 0
         lines = raw.split(b"\n")
@@ -177,14 +188,16 @@ class Journal:
 
     def _open(self) -> int:
         if self._fd is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _mkdir_private(self.path.parent)
             _, intact, needs_newline = self._read()
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, SECRET_MODE)
+            with controller_io("opening", self.path, step="journal"):
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, SECRET_MODE)
             try:
-                if needs_newline:
-                    os.write(fd, b"\n")
-                elif os.fstat(fd).st_size > intact:
-                    os.ftruncate(fd, intact)  # drop the torn tail before appending
+                with controller_io("repairing the tail of", self.path, step="journal"):
+                    if needs_newline:
+                        os.write(fd, b"\n")
+                    elif os.fstat(fd).st_size > intact:
+                        os.ftruncate(fd, intact)  # drop the torn tail before appending
             except BaseException:
                 os.close(fd)
                 raise
@@ -217,10 +230,11 @@ class Journal:
         with self._mutex:
             fd = self._open()
             data = line.encode("utf-8")
-            while data:
-                written = os.write(fd, data)
-                data = data[written:]
-            os.fsync(fd)
+            with controller_io("appending to", self.path, step="journal"):
+                while data:
+                    written = os.write(fd, data)
+                    data = data[written:]
+                os.fsync(fd)
             if self._latest is not None:
                 self._latest[(phase, host, step)] = status
         return entry
@@ -310,7 +324,8 @@ class ClusterState:
 
         if not self.exists():
             raise unknown_cluster(self.name, self.home)
-        return load_clusterfile(self.clusterfile_path)
+        with controller_io("reading", self.clusterfile_path, step=STEP):
+            return load_clusterfile(self.clusterfile_path)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -319,7 +334,8 @@ class ClusterState:
         An ``flock`` dies with its process, so a crashed run never leaves a stale lock behind.
         """
         self.ensure()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, SECRET_MODE)
+        with controller_io("opening", self.lock_path, step=STEP):
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, SECRET_MODE)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -332,8 +348,9 @@ class ClusterState:
                     f"cluster {self.name!r} is locked by another sealkit run ({who})",
                     hint="wait for that run to finish; the lock is released when it exits",
                 ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            with controller_io("writing", self.lock_path, step=STEP):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             try:
                 yield
             finally:
@@ -355,19 +372,22 @@ class ClusterState:
             _mkdir_private(path.parent)
             tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
             atomic_write(tmp, make().strip() + "\n", mode=SECRET_MODE)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass  # another step created it first: its value is the cluster's
-            finally:
-                tmp.unlink()
-        return path.read_text().strip()
+            with controller_io("writing", path, step=STEP):
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass  # another step created it first: its value is the cluster's
+                finally:
+                    tmp.unlink()
+        with controller_io("reading", path, step=STEP):
+            return path.read_text().strip()
 
     def remove(self) -> None:
         """Delete this cluster's state (after ``sealkit reset``); the caller holds no lock on it."""
         self.journal.close()
         if self.dir.exists():
-            shutil.rmtree(self.dir)
+            with controller_io("removing", self.dir, step=STEP):
+                shutil.rmtree(self.dir)
 
 
 def _read_pid(fd: int) -> int | None:

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import traceback
+from typing import NoReturn
 
 import click
 
 from sealkit import __version__
 from sealkit.cli.app import OUTPUTS, App, Declined, add_global_options, check_runtime
 from sealkit.cli.render import emit, error_document
-from sealkit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SealkitError
+from sealkit.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    SealkitError,
+    controller_io_error,
+    is_controller_io,
+)
+from sealkit.state import home
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110, "show_default": True}
 
@@ -135,17 +145,35 @@ def main(argv: list[str] | None = None) -> None:
         if app.output in ("json", "yaml"):
             emit(error_document(err, code), app.output)
         sys.exit(code)
+    except OSError as err:
+        if not is_controller_io(err):
+            _internal(app, err, verbose)
+        # a file of the controller that no layer wrapped (a log, a kubeconfig, a temp file): still the
+        # controller's disk, not a bug: exit 1 with the path and the fix (errors.ControllerError)
+        where = err.filename or f"{home()} or {tempfile.gettempdir()}"
+        failed = controller_io_error(err, doing="accessing", path=where, step=_verb(args))
+        _fail(app, failed, failed.exit_code, f"error: {failed}")
     except Exception as err:  # noqa: BLE001 - last resort: internal bug, reported, not swallowed
-        app.close()
-        click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
-        if verbose:
-            traceback.print_exc()
-        else:
-            click.echo("  (run again with -v for a traceback, and report it)", err=True)
-        if app.output in ("json", "yaml"):
-            emit(error_document(err, EXIT_INTERNAL), app.output)
-        sys.exit(EXIT_INTERNAL)
+        _internal(app, err, verbose)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _verb(args: list[str]) -> str | None:
+    """The verb on the command line (the step an unwrapped controller I/O error names), if any."""
+    return next((a for a in args if a in cli.commands), None)
+
+
+def _internal(app: App, err: BaseException, verbose: bool) -> NoReturn:
+    """A bug: say so, offer the traceback, exit 3."""
+    app.close()
+    click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
+    if verbose:
+        traceback.print_exc()
+    else:
+        click.echo("  (run again with -v for a traceback, and report it)", err=True)
+    if app.output in ("json", "yaml"):
+        emit(error_document(err, EXIT_INTERNAL), app.output)
+    sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

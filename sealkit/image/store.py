@@ -12,6 +12,7 @@ import contextlib
 import errno
 import io
 import json
+import logging
 import os
 import shutil
 import tarfile
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sealkit.errors import ImageError, UsageError
+from sealkit.errors import ImageError, UsageError, controller_io
 from sealkit.image import builder
 from sealkit.image.kubefile import Kubefile
 from sealkit.image.layers import LayerApplier
@@ -42,6 +43,8 @@ from sealkit.image.oci import (
 )
 from sealkit.image.reference import parse_reference
 from sealkit.image.remote import RegistryOptions, pull_to_layout, push_from_layout
+
+log = logging.getLogger("sealkit.image")
 
 
 def sealkit_home() -> Path:
@@ -109,15 +112,27 @@ class ImageStore:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """Hold the writers' lock; if the operation fails, collect the blobs it left behind."""
-        self.layout.ensure()
+        """Hold the writers' lock; if the operation fails, collect the blobs it left behind.
+
+        An OSError of the store itself (disk full, read-only) becomes a ControllerError naming the store,
+        so ``sealkit load`` on a full disk says "free space", not "internal error".
+        """
+        with controller_io("writing the image store at", self.root, step="image"):
+            self.layout.ensure()
+            try:
+                with self.layout.writing():
+                    yield
+            except BaseException:
+                self._collect()
+                raise
+
+    def _collect(self) -> None:
+        """Drop the blobs a failed write left; a failure here is logged, never hides the first error."""
         try:
-            with self.layout.writing():
-                yield
-        except BaseException:
             with self.layout.collecting():
                 self.layout.gc()
-            raise
+        except OSError as exc:
+            log.warning("warning: could not collect leftover blobs in %s: %s", self.root, exc)
 
     # ---- names -----------------------------------------------------------------------------
 
@@ -431,6 +446,12 @@ class ImageStore:
             "manifests": ordered,
         }
         path = Path(path)
+        with controller_io("writing the archive", path, step="save"):
+            self._save_to(path, index, digests, owners)
+
+    def _save_to(
+        self, path: Path, index: dict[str, Any], digests: dict[str, int], owners: dict[str, str | None]
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         os.close(fd)
@@ -620,6 +641,10 @@ class ImageStore:
             )
         manifest_desc = self._platform_manifest(found.desc, arch, image)
         manifest = self.layout.read_json(manifest_desc["digest"], manifest_desc.get("size"), image=image)
+        with controller_io("unpacking the image into", dest, step="unpack"):
+            return self._unpack_into(dest, manifest, image)
+
+    def _unpack_into(self, dest: Path, manifest: Mapping[str, Any], image: str) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.unpack-"))
         try:

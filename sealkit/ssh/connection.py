@@ -8,6 +8,7 @@ download of a run, with many exec channels in flight at once.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import logging
@@ -18,6 +19,7 @@ import random
 import re
 import secrets
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +29,15 @@ from typing import BinaryIO
 
 import paramiko
 
-from sealkit.errors import ConnectError, SealkitError, StepFailed, UsageError
+from sealkit.errors import (
+    ConnectError,
+    SealkitError,
+    StepFailed,
+    UsageError,
+    controller_io,
+    controller_io_error,
+    is_controller_io,
+)
 from sealkit.ssh.config import Endpoint, load_ssh_config, resolve_route
 from sealkit.ssh.hostkeys import HostKeyPolicy, known_hosts_name
 from sealkit.ssh.quoting import quote, sudo_wrap, with_env
@@ -41,6 +51,10 @@ _STDERR_TAIL_LINES = 10
 # After the exit status arrives, keep reading output until the stream goes quiet this long; a daemon
 # started with ``&`` that keeps stdout open must not hang the run forever.
 _OUTPUT_GRACE = 5.0
+
+#: how long a dropped transport is re-dialled (with backoff) before the step gives up: long enough for a
+#: switch reboot or a short partition, short enough that a dead host is reported within a minute
+RECONNECT_WINDOW = 30.0
 
 #: the first line of a put's stdin is the expected sha256 of the upload (kept out of argv)
 _READ_WANT = "IFS= read -r want || exit 23;"
@@ -82,6 +96,52 @@ class CommandFailed(StepFailed):
     def __init__(self, message: str, *, result: Result, hint: str | None = None) -> None:
         super().__init__(message, host=result.host, step="run", hint=hint)
         self.result = result
+
+
+def lost_hint(host: str, what: str) -> str:
+    """The fix when the link died mid-command: the command may or may not have run, so only the user (or
+    an idempotent step) may run it again."""
+    return (
+        f"connection to {host} lost during {what}; it may or may not have completed: check the host and the "
+        "network, then re-run the same sealkit command"
+    )
+
+
+def connect_hint(err: BaseException | None, where: str) -> str:
+    """The fix for a failed dial, from its cause: a refusal, silence and a missing route point at
+    different things (sshd, the host or a firewall, the routing)."""
+    code = getattr(err, "errno", None)
+    if isinstance(err, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return f"{where} answers but nothing listens on that port: start sshd there, or fix the port"
+    if isinstance(err, TimeoutError | socket.timeout) or code == errno.ETIMEDOUT:
+        return f"{where} did not answer: check that it is up and that no firewall drops SSH packets"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN):
+        return f"no route to {where}: check the address, that the host is up, and the controller's routes"
+    if isinstance(err, EOFError | ConnectionResetError) or code == errno.ECONNRESET:
+        return (
+            f"{where} closed the connection before the SSH handshake: too many logins at once (sshd "
+            "MaxStartups: lower --concurrency), or a TCP wrapper / fail2ban refusing the controller"
+        )
+    if isinstance(err, paramiko.SSHException):
+        return f"the SSH handshake with {where} failed: check that sshd (not another service) listens there"
+    return f"check that {where} is up and sshd listens on that port, and that no firewall blocks it"
+
+
+def remote_write_hint(stderr: str, where: str, user: str) -> str:
+    """The fix for a failed write on a host, from what the host said: a full disk needs space, a
+    read-only one a remount, a permission error another user; never "check free space" for all three."""
+    low = stderr.lower()
+    if "no space left" in low or "disk quota" in low:
+        return f"free space on the host's filesystem holding {where} (df -h), then re-run"
+    if "read-only file system" in low:
+        return f"{where} is on a read-only filesystem on the host: remount it read-write, then re-run"
+    if "permission denied" in low or "operation not permitted" in low:
+        return f"let {user} write {where} on the host (or upload with sudo), then re-run"
+    if "sha256 mismatch" in low:
+        return "the upload arrived corrupted: re-run; if it repeats, check the host's disk and memory"
+    if "is a directory" in low:
+        return f"{where} is a directory on the host: remove it or give a file path"
+    return "re-run; with -v the log shows the command that failed on the host"
 
 
 def _tail(text: str, n: int = _STDERR_TAIL_LINES) -> str:
@@ -280,6 +340,10 @@ class Connection:
     when it exists. ``retries`` is the number of extra connect attempts after transient failures
     (refused, timeout, reset, banner errors); authentication failures and host key problems are
     never retried. ``max_sessions`` bounds concurrent channels (sshd's MaxSessions defaults to 10).
+
+    A transport that drops later (reset, partition: a new channel gets no answer) is re-dialled with
+    backoff for up to ``reconnect_window`` seconds; a command whose link died after it started is run
+    again only when its caller marked it ``idempotent`` (see :meth:`run`).
     """
 
     def __init__(
@@ -294,6 +358,7 @@ class Connection:
         max_sessions: int = 8,
         backoff_base: float = 0.5,
         jumps: JumpPool | None = None,
+        reconnect_window: float = RECONNECT_WINDOW,
     ) -> None:
         self.target = target
         self.hostkeys = hostkeys
@@ -302,6 +367,11 @@ class Connection:
         self.keepalive = keepalive
         self.retries = max(0, retries)
         self.backoff_base = backoff_base
+        self.reconnect_window = reconnect_window
+        #: transports given up on while their channels may still be running; closed by close()
+        self._retired: list[paramiko.Transport] = []
+        #: how many times a dropped transport was re-dialled (tests and -v logs read it)
+        self.reconnects = 0
         self._own_jumps = jumps is None
         self._jumps = jumps if jumps is not None else JumpPool()
         self._lock = threading.Lock()
@@ -359,7 +429,9 @@ class Connection:
         """Open the transport now (normally it opens on first use)."""
         self._ensure()
 
-    def _ensure(self) -> paramiko.Transport:
+    def _ensure(self, deadline: float | None = None) -> paramiko.Transport:
+        """The live transport, dialling it if needed; ``deadline`` (monotonic) makes a re-dial keep
+        trying until then instead of a fixed number of attempts."""
         with self._lock:
             if self._closed:
                 raise ConnectError(
@@ -372,17 +444,23 @@ class Connection:
             if t is not None and t.is_active():
                 return t
             if t is not None:
-                log.debug("%s: transport dropped, reconnecting", self.host)
+                log.info("%s: the SSH connection dropped; reconnecting", self.host)
                 t.close()
-            self._transport = self._connect_with_retries()
+            redial = t is not None or deadline is not None
+            if redial and deadline is None:
+                deadline = time.monotonic() + self.reconnect_window
+            self._transport = self._connect_with_retries(deadline)
+            if redial:
+                self.reconnects += 1
             return self._transport
 
-    def _connect_with_retries(self) -> paramiko.Transport:
+    def _connect_with_retries(self, deadline: float | None = None) -> paramiko.Transport:
         hops, final = self.route()
         attempts = self.retries + 1
         last: BaseException | None = None
         where = final.label
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             try:
                 return self._open_route(hops, final)
             except SealkitError:
@@ -405,22 +483,24 @@ class Connection:
                 last, where = e.cause, e.hop
             except (OSError, EOFError, paramiko.SSHException) as e:
                 last, where = e, final.label
-            if attempt + 1 < attempts:
-                delay = self._backoff(attempt)
-                log.debug(
-                    "%s: connect attempt %d/%d failed (%s); retrying in %.2fs",
-                    self.host,
-                    attempt + 1,
-                    attempts,
-                    last,
-                    delay,
-                )
-                time.sleep(delay)
+            attempt += 1
+            delay = self._backoff(attempt - 1)
+            if deadline is not None:  # a re-dial: the window bounds it, whatever ``retries`` says
+                delay = min(delay, max(0.0, deadline - time.monotonic()))
+                more = time.monotonic() + delay < deadline
+            else:
+                more = attempt < attempts
+            if not more:
+                break
+            log.debug(
+                "%s: connect attempt %d failed (%s); retrying in %.2fs", self.host, attempt, last, delay
+            )
+            time.sleep(delay)
         raise ConnectError(
-            f"cannot connect to {where} after {attempts} attempt(s): {type(last).__name__}: {last}",
+            f"cannot connect to {where} after {attempt} attempt(s): {type(last).__name__}: {last}",
             host=self.host,
             step="connect",
-            hint=f"check that {where} is up and sshd listens on that port, and that no firewall blocks it",
+            hint=connect_hint(last, where),
         ) from last
 
     def _backoff(self, attempt: int) -> float:
@@ -484,7 +564,11 @@ class Connection:
                 usable = [a for a in preferred if a in supported]
                 opts.key_types = usable + [a for a in supported if a not in usable]
             t.start_client(timeout=timeout)
-            self.hostkeys.verify(name, t.get_remote_server_key(), host=label)
+            # pinning writes known_hosts on the controller: a full or read-only disk there is not the host's
+            # fault, and must not be retried as if the host were unreachable
+            pinned = getattr(self.hostkeys, "pinned_path", "known_hosts")
+            with controller_io(f"pinning the host key of {label} in", pinned, step="connect"):
+                self.hostkeys.verify(name, t.get_remote_server_key(), host=label)
             self._authenticate(t, ep, label, jump=jump)
             t.set_keepalive(ep.keepalive or self.keepalive)
             return t
@@ -534,8 +618,10 @@ class Connection:
         with self._lock:
             self._closed = True
             t, self._transport = self._transport, None
-        if t is not None:
-            t.close()
+            retired, self._retired = self._retired, []
+        for old in [*retired, t]:
+            if old is not None:
+                old.close()
         if self._own_jumps:
             self._jumps.close()
 
@@ -549,20 +635,70 @@ class Connection:
     # ----------------------------------------------------------------- exec
 
     def _open_session(self) -> paramiko.Channel:
-        t = self._ensure()
-        try:
-            return t.open_session(timeout=self.connect_timeout)
-        except (paramiko.SSHException, EOFError, OSError) as e:
-            if t.is_active():
+        """A new session channel. Nothing has run yet, so a dropped link is always re-dialled here.
+
+        Two failures look alike and need opposite fixes. sshd *answering* with a refusal
+        (``ChannelException``, e.g. code 1 "administratively prohibited" past MaxSessions) means the
+        transport is fine and the host is saturated. No answer within ``connect_timeout``, or a transport
+        that died, means the link is gone (a partition, a reset): the transport is retired (its running
+        channels may still finish if the link returns) and a new one is dialled for up to
+        ``reconnect_window`` seconds.
+        """
+        deadline: float | None = None
+        while True:
+            t = self._redial(deadline)
+            try:
+                return t.open_session(timeout=self.connect_timeout)
+            except paramiko.ChannelException as e:
                 raise ConnectError(
-                    f"cannot open a session channel: {e}",
+                    f"the host refused a new session channel (code {e.code}: {e.text})",
                     host=self.host,
                     step="connect",
-                    hint="the host refused a new session; lower concurrency or raise MaxSessions",
+                    hint="sshd's MaxSessions is lower than sealkit's sessions per host: lower --concurrency "
+                    "or raise MaxSessions in the host's sshd_config",
                 ) from e
-            # The transport died since the last command; the command never started: reconnect once.
-            log.debug("%s: transport lost before opening a channel (%s); reconnecting", self.host, e)
-            return self._ensure().open_session(timeout=self.connect_timeout)
+            except (paramiko.SSHException, EOFError, OSError) as e:
+                cause = e
+            if deadline is None:
+                deadline = time.monotonic() + self.reconnect_window
+            log.info(
+                "%s: no answer opening a channel (%s: %s); reconnecting for up to %.0fs",
+                self.host,
+                type(cause).__name__,
+                cause,
+                self.reconnect_window,
+            )
+            self._retire(t)
+            if time.monotonic() >= deadline:
+                raise ConnectError(
+                    f"connection to {self.host} lost and not back within {self.reconnect_window:g}s: {cause}",
+                    host=self.host,
+                    step="connect",
+                    hint="check the host and the network between it and the controller, then re-run",
+                ) from cause
+
+    def _redial(self, deadline: float | None) -> paramiko.Transport:
+        """:meth:`_ensure`; once a link was lost (``deadline`` set), a failure to dial again says so."""
+        try:
+            return self._ensure(deadline)
+        except ConnectError as e:
+            if deadline is None or type(e) is not ConnectError or e.step != "connect":
+                raise  # first contact, a changed host key, refused credentials: their own message
+            raise ConnectError(
+                f"connection to {self.host} lost and not back within {self.reconnect_window:g}s: {e.message}",
+                host=self.host,
+                step="connect",
+                hint="check the host and the network between it and the controller, then re-run the same "
+                "sealkit command",
+            ) from e
+
+    def _retire(self, t: paramiko.Transport) -> None:
+        """Stop using ``t`` for new channels; keep it open so commands already running on it can finish
+        if the link comes back (close() closes it)."""
+        with self._lock:
+            if self._transport is t:
+                self._transport = None
+                self._retired.append(t)
 
     @property
     def login_user(self) -> str:
@@ -595,7 +731,7 @@ class Connection:
             return self._sudo_mode == "password"
 
     def _probe_sudo(self) -> str:
-        rc, _, err = self._exec("sudo -n true", timeout=30)
+        rc, _, err = self._exec("sudo -n true", timeout=30, idempotent=True)
         if rc == 0:
             return "nopasswd"
         err_text = err.decode(errors="replace").strip()
@@ -618,6 +754,7 @@ class Connection:
             sudo_wrap("true", password=True),
             stdin_prefix=password.encode() + b"\n",
             timeout=30,
+            idempotent=True,
         )
         if rc != 0:
             raise ConnectError(
@@ -650,8 +787,14 @@ class Connection:
         stdin: bytes | BinaryIO | None = None,
         env: Mapping[str, str] | None = None,
         on_line: LineCallback | None = None,
+        idempotent: bool = False,
     ) -> Result:
         """Run ``cmd`` through the remote shell (no PTY) and return its result.
+
+        ``idempotent=True`` says running ``cmd`` twice does no harm (a read, a probe, ``test -e``): if the
+        link dies while it runs, the connection is re-dialled and ``cmd`` run again (``on_line`` may then
+        see lines twice). The default is False because a half-run ``kubeadm init`` must never be repeated
+        behind the user's back: such a command fails with "connection lost … re-run".
 
         Non-root users run it under sudo unless ``sudo=False``; the sudo password goes on stdin
         ahead of ``stdin``. ``on_line(stream, line)`` is called for each output line as it arrives.
@@ -667,8 +810,22 @@ class Connection:
         log.debug("%s: run%s: %s", self.host, " (sudo)" if self._use_sudo(sudo) else "", cmd)
         try:
             rc, out, err = self._exec(
-                line, stdin_prefix=prefix, stdin=stdin, timeout=timeout, on_line=on_line
+                line,
+                stdin_prefix=prefix,
+                stdin=stdin,
+                timeout=timeout,
+                on_line=on_line,
+                idempotent=idempotent,
             )
+        except _Lost as e:
+            res = Result(
+                self.host, cmd, -1, e.stdout.decode(errors="replace"), e.stderr.decode(errors="replace")
+            )
+            raise CommandFailed(
+                f"connection lost while running: {brief(cmd)}",
+                result=res,
+                hint=lost_hint(self.host, "this command"),
+            ) from e.cause
         except _Timeout as e:
             res = Result(
                 self.host,
@@ -683,12 +840,6 @@ class Connection:
                 hint="raise the step timeout, or check why the command hangs on the host",
             ) from None
         result = Result(self.host, cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"))
-        if rc == -1 and not self.connected:
-            raise CommandFailed(
-                f"connection lost while running: {brief(cmd)}",
-                result=result,
-                hint="check the host and the network; the command may or may not have completed",
-            )
         if check and rc != 0:
             raise CommandFailed(_failure_message(result), result=result)
         return result
@@ -702,12 +853,61 @@ class Connection:
         timeout: float | None = None,
         on_line: LineCallback | None = None,
         progress: Progress | None = None,
+        idempotent: bool = False,
+    ) -> tuple[int, bytes, bytes]:
+        """Run a ready-made command line; if the link dies while it runs, run it again on a re-dialled
+        transport only when ``idempotent`` and stdin can be sent again (bytes, not a stream), until
+        ``reconnect_window`` is spent. Otherwise :class:`_Lost` tells the caller it may have run."""
+        replayable = stdin is None or isinstance(stdin, bytes | bytearray)
+        deadline: float | None = None
+        while True:
+            try:
+                return self._exec_once(
+                    command,
+                    stdin_prefix=stdin_prefix,
+                    stdin=stdin,
+                    timeout=timeout,
+                    on_line=on_line,
+                    progress=progress,
+                )
+            except _Lost as lost:
+                if not (idempotent and replayable):
+                    raise
+                if deadline is None:
+                    deadline = time.monotonic() + self.reconnect_window
+                elif time.monotonic() >= deadline:
+                    raise
+                log.info(
+                    "%s: connection lost while running an idempotent command (%s); running it again",
+                    self.host,
+                    lost.cause or "transport closed",
+                )
+
+    def _exec_once(
+        self,
+        command: str,
+        *,
+        stdin_prefix: bytes,
+        stdin: bytes | BinaryIO | None,
+        timeout: float | None,
+        on_line: LineCallback | None,
+        progress: Progress | None,
     ) -> tuple[int, bytes, bytes]:
         """Run a ready-made command line, reading stdout and stderr concurrently (no deadlock)."""
         with self._sessions:
             chan = self._open_session()
             try:
-                chan.exec_command(command)
+                try:
+                    chan.exec_command(command)
+                except (paramiko.SSHException, EOFError, OSError) as e:
+                    if chan.get_transport().is_active():
+                        raise ConnectError(
+                            f"the host refused to run a command on an open channel: {e}",
+                            host=self.host,
+                            step="run",
+                            hint="check sshd's log on the host (a ForceCommand or a failing shell?)",
+                        ) from e
+                    raise _Lost(b"", b"", e) from e
                 streams = {
                     "stdout": _Drain(chan.recv, "stdout", on_line),
                     "stderr": _Drain(chan.recv_stderr, "stderr", on_line),
@@ -716,7 +916,7 @@ class Connection:
                     threading.Thread(target=d.run, name=f"ssh-{self.host}-{name}", daemon=True)
                     for name, d in streams.items()
                 ]
-                writer = _Feed(chan, stdin_prefix, stdin, self._count, progress)
+                writer = _Feed(chan, stdin_prefix, stdin, self._count, progress, abort=self._kill)
                 threads.append(
                     threading.Thread(target=writer.run, name=f"ssh-{self.host}-stdin", daemon=True)
                 )
@@ -732,9 +932,20 @@ class Connection:
                 self._wait_output(chan, threads[:2], list(streams.values()))
                 writer_thread = threads[2]
                 writer_thread.join(_OUTPUT_GRACE)
+                out, err = bytes(streams["stdout"].buf), bytes(streams["stderr"].buf)
+                if writer.local_error is not None:
+                    # the controller could not read what it was sending: its disk, not the host
+                    raise controller_io_error(
+                        writer.local_error,
+                        doing="reading the data sent to " + self.host + " from",
+                        path=_source_name(stdin),
+                        step="run",
+                    ) from writer.local_error
                 if writer.error is not None:
                     log.debug("%s: stdin not fully delivered (%s); rc=%d", self.host, writer.error, rc)
-                return rc, bytes(streams["stdout"].buf), bytes(streams["stderr"].buf)
+                if rc == -1 and not chan.get_transport().is_active():
+                    raise _Lost(out, err, None)
+                return rc, out, err
             finally:
                 chan.close()
 
@@ -774,7 +985,7 @@ class Connection:
     def sha256(self, remote_path: str, *, sudo: bool | None = None) -> str | None:
         """sha256 of a remote regular file, or None when it does not exist."""
         p = quote(remote_path)
-        res = self.run(f"if [ -f {p} ]; then sha256sum -- {p} | cut -c1-64; fi", sudo=sudo)
+        res = self.run(f"if [ -f {p} ]; then sha256sum -- {p} | cut -c1-64; fi", sudo=sudo, idempotent=True)
         out = res.stdout.strip()
         return out or None
 
@@ -782,7 +993,15 @@ class Connection:
         """Read a whole remote file (raises CommandFailed if it is missing)."""
         line, prefix = self._wrap(f"cat -- {quote(remote_path)}", sudo, None)
         log.debug("%s: get %s", self.host, remote_path)
-        rc, out, err = self._exec(line, stdin_prefix=prefix)
+        try:
+            rc, out, err = self._exec(line, stdin_prefix=prefix, idempotent=True)
+        except _Lost as e:
+            res = Result(self.host, f"cat -- {remote_path}", -1, "", e.stderr.decode(errors="replace"))
+            raise CommandFailed(
+                f"connection lost while reading {remote_path}",
+                result=res,
+                hint=lost_hint(self.host, f"reading {remote_path}"),
+            ) from e.cause
         if rc != 0:
             res = Result(self.host, f"cat -- {remote_path}", rc, "", err.decode(errors="replace"))
             raise CommandFailed(_failure_message(res), result=res)
@@ -815,13 +1034,13 @@ class Connection:
             f"mkdir -p -- {d} && if [ -f {p} ]; then sha256sum -- {p} | cut -c1-64; "
             f"stat -c %a -- {p}; fi"
         )
-        have = self.run(probe, sudo=sudo).stdout.split()
+        have = self.run(probe, sudo=sudo, idempotent=True).stdout.split()  # mkdir -p and reads only
         want_mode = format(mode & 0o7777, "o")
         if len(have) == 2 and have[0] == digest:
             if have[1] == want_mode:
                 log.debug("%s: put %s: unchanged (sha256 %s)", self.host, remote_path, digest[:12])
                 return False
-            self.run(f"chmod {want_mode} -- {p}", sudo=sudo)
+            self.run(f"chmod {want_mode} -- {p}", sudo=sudo, idempotent=True)
             return True
         # The upload lands in a fresh 0700 directory next to the target: nobody else can open the
         # partial file (it may be a private key), and the final rename stays on one filesystem.
@@ -866,14 +1085,23 @@ class Connection:
             f"{{ {_READ_WANT} cat > {quote(tmp)}; }} && {finish}"
         )
         line, prefix = self._wrap(script, True, None)
-        with _open_source(data) as src:
-            rc, _, err = self._exec(line, stdin_prefix=prefix + want, stdin=src, progress=progress)
+        try:
+            with _open_source(data) as src:
+                rc, _, err = self._exec(line, stdin_prefix=prefix + want, stdin=src, progress=progress)
+        except _Lost as e:
+            res = Result(self.host, f"put {remote_path}", -1, "", e.stderr.decode(errors="replace"))
+            raise CommandFailed(
+                f"connection lost while uploading {remote_path}",
+                result=res,
+                hint=lost_hint(self.host, f"the upload of {remote_path} (the target is untouched)"),
+            ) from e.cause
         if rc != 0:
-            res = Result(self.host, f"put {remote_path}", rc, "", err.decode(errors="replace"))
+            text = err.decode(errors="replace")
+            res = Result(self.host, f"put {remote_path}", rc, "", text)
             raise CommandFailed(
                 _failure_message(res),
                 result=res,
-                hint="check free space and permissions on the host",
+                hint=remote_write_hint(text, posixpath.dirname(remote_path) or ".", "root (sudo)"),
             )
 
     def _put_sftp(
@@ -896,21 +1124,52 @@ class Connection:
                 self._sftp_cleanup(sftp, tmpdir, tmp)
                 if not isinstance(e, OSError | EOFError | paramiko.SSHException):
                     raise
-                raise StepFailed(
-                    f"upload to {remote_path} failed: {type(e).__name__}: {e}",
-                    host=self.host,
-                    step="put",
-                    hint=f"check free space and that {self.login_user} may write "
-                    f"{posixpath.dirname(tmpdir)} (or upload with sudo)",
-                ) from e
+                raise self._sftp_failure(e, remote_path, posixpath.dirname(tmpdir)) from e
             finally:
                 sftp.close()
         # the expected digest is protocol, not payload: it goes as a stdin prefix (not counted as sent)
         line, _ = self._wrap(f"{_READ_WANT} {finish}", False, None)
-        rc, _, err = self._exec(line, stdin_prefix=want)
+        try:
+            rc, _, err = self._exec(line, stdin_prefix=want)
+        except _Lost as e:
+            res = Result(self.host, f"put {remote_path}", -1, "", e.stderr.decode(errors="replace"))
+            raise CommandFailed(
+                f"connection lost while moving the upload into {remote_path}",
+                result=res,
+                hint=lost_hint(self.host, f"the upload of {remote_path}"),
+            ) from e.cause
         if rc != 0:
-            res = Result(self.host, f"put {remote_path}", rc, "", err.decode(errors="replace"))
-            raise CommandFailed(_failure_message(res), result=res, hint="check free space on the host")
+            text = err.decode(errors="replace")
+            res = Result(self.host, f"put {remote_path}", rc, "", text)
+            raise CommandFailed(
+                _failure_message(res),
+                result=res,
+                hint=remote_write_hint(text, posixpath.dirname(remote_path) or ".", self.login_user),
+            )
+
+    def _sftp_failure(self, e: BaseException, remote_path: str, directory: str) -> SealkitError:
+        """Why an SFTP upload failed, with the fix for that cause: the link, a permission, or the disk."""
+        if not self.connected:
+            return StepFailed(
+                f"connection lost while uploading {remote_path}: {type(e).__name__}: {e}",
+                host=self.host,
+                step="put",
+                hint=lost_hint(self.host, f"the upload of {remote_path} (the target is untouched)"),
+            )
+        code = getattr(e, "errno", None)
+        if code in (errno.EACCES, errno.EPERM):
+            hint = f"let {self.login_user} write {directory} on the host (or upload with sudo), then re-run"
+        elif code == errno.ENOENT:
+            hint = f"{directory} vanished on the host while uploading: re-run"
+        else:
+            # SFTP v3 reports a full or read-only disk only as a generic "Failure"
+            hint = (
+                f"the host's SFTP server refused the write (a full or read-only disk?): check "
+                f"`df -h {directory}` and mounts on the host, then re-run"
+            )
+        return StepFailed(
+            f"upload to {remote_path} failed: {type(e).__name__}: {e}", host=self.host, step="put", hint=hint
+        )
 
     def _sftp_cleanup(self, sftp: paramiko.SFTPClient, tmpdir: str, tmp: str) -> None:
         for remove, path in ((sftp.remove, tmp), (sftp.rmdir, tmpdir)):
@@ -920,24 +1179,26 @@ class Connection:
                 log.debug("%s: could not remove temp %s: %s", self.host, path, e)
 
     def _open_sftp(self) -> paramiko.SFTPClient:
-        t = self._ensure()
+        """An SFTP client on a new channel (re-dialled like any channel: see :meth:`_open_session`)."""
+        chan = self._open_session()
         try:
-            client = paramiko.SFTPClient.from_transport(t)
+            chan.invoke_subsystem("sftp")
+            return paramiko.SFTPClient(chan)
         except (paramiko.SSHException, EOFError, OSError) as e:
+            chan.close()
+            if not chan.get_transport().is_active():
+                raise ConnectError(
+                    f"connection lost while opening SFTP: {e}",
+                    host=self.host,
+                    step="put",
+                    hint=lost_hint(self.host, "an upload (the target is untouched)"),
+                ) from e
             raise ConnectError(
                 f"cannot open SFTP: {e}",
                 host=self.host,
                 step="put",
                 hint="enable the sftp subsystem in sshd_config (Subsystem sftp internal-sftp)",
             ) from e
-        if client is None:
-            raise ConnectError(
-                "cannot open SFTP channel",
-                host=self.host,
-                step="put",
-                hint="enable the sftp subsystem in sshd_config",
-            )
-        return client
 
     def _sftp_write(
         self, sftp: paramiko.SFTPClient, data: bytes | Path, tmp: str, progress: Progress | None
@@ -947,7 +1208,7 @@ class Connection:
             f = sftp.open(tmp, "wb")
             try:
                 f.set_pipelined(True)
-                while chunk := src.read(CHUNK):
+                while chunk := _read_local(src, CHUNK, self.host):
                     f.write(chunk)
                     sent += len(chunk)
                     self._count(len(chunk))
@@ -963,6 +1224,16 @@ class _HopError(Exception):
     def __init__(self, hop: str, cause: BaseException) -> None:
         super().__init__(f"{hop}: {cause}")
         self.hop = hop
+        self.cause = cause
+
+
+class _Lost(Exception):
+    """The transport died after the command was sent: it may or may not have run."""
+
+    def __init__(self, stdout: bytes, stderr: bytes, cause: BaseException | None) -> None:
+        super().__init__(f"connection lost: {cause}" if cause else "connection lost")
+        self.stdout = stdout
+        self.stderr = stderr
         self.cause = cause
 
 
@@ -1017,13 +1288,28 @@ class _Feed:
         data: bytes | BinaryIO | None,
         count: Callable[[int], None],
         progress: Progress | None,
+        abort: Callable[[paramiko.Channel], None] | None = None,
     ) -> None:
         self.chan = chan
         self.prefix = prefix
         self.data = data
         self.count = count
         self.progress = progress
+        self.abort = abort
         self.error: BaseException | None = None
+        #: the controller could not read its own payload (disk error): the command is killed, never fed
+        #: a truncated stdin it might take for the whole
+        self.local_error: OSError | None = None
+
+    def _read(self, src: BinaryIO) -> bytes:
+        try:
+            return src.read(CHUNK)
+        except OSError as e:
+            self.local_error = e
+            if self.abort is not None:
+                self.abort(self.chan)
+            self.chan.close()
+            raise
 
     def run(self) -> None:
         try:
@@ -1032,7 +1318,7 @@ class _Feed:
             if self.data is not None:
                 src = io.BytesIO(self.data) if isinstance(self.data, bytes) else self.data
                 sent = 0
-                while chunk := src.read(CHUNK):
+                while chunk := self._read(src):
                     self.chan.sendall(chunk)
                     sent += len(chunk)
                     self.count(len(chunk))
@@ -1041,7 +1327,26 @@ class _Feed:
             self.chan.shutdown_write()
         except (OSError, EOFError, paramiko.SSHException) as e:
             # The command may exit without reading all its input (``head``); the caller sees the rc.
-            self.error = e
+            if self.local_error is None:
+                self.error = e
+
+
+def _source_name(stdin: object) -> str:
+    """The controller file behind a stdin stream, for messages (a spooled temp file has no name)."""
+    name = getattr(stdin, "name", None)
+    return name if isinstance(name, str) else f"a temporary file under {tempfile.gettempdir()}"
+
+
+def _read_local(src: BinaryIO, n: int, host: str) -> bytes:
+    """A chunk of the controller's payload; a read error is the controller's, never the host's."""
+    try:
+        return src.read(n)
+    except OSError as e:
+        if not is_controller_io(e):
+            raise
+        raise controller_io_error(
+            e, doing=f"reading the data sent to {host} from", path=_source_name(src), step="put"
+        ) from e
 
 
 @contextlib.contextmanager

@@ -2,13 +2,15 @@
 
 k0sctl runs fixed batches, so the slowest host of a batch holds back the next batch; here a new
 host starts the moment any host finishes. Failures are returned per host, never swallowed, so the
-caller can report every host's outcome.
+caller can report every host's outcome; except a failure of the controller itself (its disk), which is
+no host's: that one is raised, so no caller reports healthy hosts as unreachable.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -16,11 +18,12 @@ from typing import Any, TypeVar
 
 import paramiko
 
-from sealkit.errors import UsageError
+from sealkit.errors import DISK_ERRNOS, ControllerError, UsageError, controller_io_error
 from sealkit.ssh.config import load_ssh_config
-from sealkit.ssh.connection import Connection, JumpPool, Result
+from sealkit.ssh.connection import RECONNECT_WINDOW, Connection, JumpPool, Result
 from sealkit.ssh.hostkeys import HostKeyPolicy
 from sealkit.ssh.target import Target
+from sealkit.state import home
 
 log = logging.getLogger("sealkit.ssh")
 
@@ -47,6 +50,7 @@ class Fleet:
         keepalive: int = 15,
         retries: int = 3,
         max_sessions: int = 8,
+        reconnect_window: float = RECONNECT_WINDOW,
     ) -> None:
         if concurrency < 1:
             raise UsageError(f"concurrency must be >= 1, not {concurrency}", hint="use e.g. 32")
@@ -70,6 +74,7 @@ class Fleet:
                 retries=retries,
                 max_sessions=max_sessions,
                 jumps=self._jumps,
+                reconnect_window=reconnect_window,
             )
 
     @property
@@ -103,7 +108,10 @@ class Fleet:
         """Run ``fn(conn)`` for each host, at most ``concurrency`` at a time, as a sliding window.
 
         Returns ``{address: return value or the exception it raised}`` in the order given. A
-        KeyboardInterrupt cancels hosts not started yet and propagates.
+        KeyboardInterrupt cancels hosts not started yet and propagates. A :class:`ControllerError` (the
+        controller's disk failed while serving some host, or a raw OSError only a disk gives: ENOSPC,
+        EROFS, EDQUOT, EIO) is raised once every host has finished: it is the controller's failure, and
+        every caller would otherwise file it under that host.
         """
         order = list(self._conns) if addresses is None else list(dict.fromkeys(addresses))
         conns = [self.conn(a) for a in order]  # validate every address before starting any work
@@ -129,7 +137,15 @@ class Fleet:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return {a: results[a] for a in order}
+        ordered = {a: results[a] for a in order}
+        for address, value in ordered.items():
+            if isinstance(value, ControllerError):
+                raise value
+            if isinstance(value, OSError) and value.errno in DISK_ERRNOS:
+                # no layer wrapped it (a spool file, a cache): still the controller's disk, not the host's
+                where = value.filename or f"{tempfile.gettempdir()} or {home()}"
+                raise controller_io_error(value, doing=f"while working for host {address}, at", path=where)
+        return ordered
 
     def run(
         self,

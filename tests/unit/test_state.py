@@ -15,7 +15,7 @@ import pytest
 import sealkit
 from sealkit import state as state_mod
 from sealkit.cluster import SSH, Cluster, Host, load_clusterfile
-from sealkit.errors import SealkitError, UsageError
+from sealkit.errors import ControllerError, SealkitError, UsageError
 from sealkit.state import ClusterState, Journal, atomic_write, home, list_clusters, new_run_id
 
 
@@ -150,7 +150,7 @@ def test_atomic_write_failure_leaves_no_temp_and_keeps_original(
         raise OSError(5, "I/O error")
 
     monkeypatch.setattr(state_mod.os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="I/O error"):
+    with pytest.raises(ControllerError, match=r"i/o error writing .* on the controller"):
         atomic_write(target, "replacement")
     monkeypatch.undo()
     assert target.read_text() == "original"
@@ -161,13 +161,13 @@ def test_atomic_write_failed_rename_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "d"
     target.mkdir()
     (target / "keep").write_text("x")
-    with pytest.raises(OSError):
+    with pytest.raises(ControllerError, match="is a directory writing"):
         atomic_write(target, "cannot replace a non-empty directory")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
 
 
 def test_atomic_write_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ControllerError, match="no such file or directory writing"):
         atomic_write(tmp_path / "no" / "f", "x")
 
 
