@@ -39,6 +39,7 @@ class RegistryImages:
             raise next(iter(done.failed.values()), StepFailed("no registry host to sync the app's images to"))
         for ip, err in done.failed.items():
             ctx.log.warning("app images not synced to the registry on %s: %s", ip, err.message)
+        ctx.log.debug("app images: %s", done.detail())
         return done.summary()
 
     def delete(self, ctx: ClusterContext, names: list[str]) -> list[str]:

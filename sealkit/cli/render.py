@@ -13,6 +13,8 @@ from typing import Any
 import click
 import yaml
 
+from sealkit.units import human_duration, human_size
+
 #: table columns holding byte counts or seconds, shown with units
 SIZE_COLUMNS = frozenset({"size", "bytes_sent", "sent"})
 DURATION_COLUMNS = frozenset({"duration_s", "took"})
@@ -77,30 +79,6 @@ def _cell(value: Any, column: str = "") -> str:
     if value is None or value == "":
         return "-"
     return str(value)
-
-
-def human_size(n: int) -> str:
-    """``21977996`` → ``21.0 MiB`` (binary units, as ``ls -h`` and kubectl use)."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def human_duration(seconds: float) -> str:
-    """``0.42`` → ``0.4 s``, ``31.2`` → ``31 s``, ``125`` → ``2 min 5 s``, ``3725`` → ``1 h 2 min``."""
-    if seconds < 10:
-        return f"{max(seconds, 0):.1f} s"
-    total = round(seconds)
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def error_document(err: BaseException, exit_code: int) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class RegistryPlugin:
             return
         result = sync_to_hosts(directory, registry)
         ctx.log.info("registry: %s", result.summary())
+        ctx.log.debug("registry: %s", result.detail())
         if result.failed:
             lines = "\n".join(f"  - {ip}: {err}" for ip, err in result.failed.items())
             raise StepFailed(

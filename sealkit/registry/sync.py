@@ -36,6 +36,7 @@ from sealkit.image.layout import OciLayout
 from sealkit.image.oci import ANNOT_REF_NAME, INDEX_TYPES, MANIFEST_ACCEPT, MANIFEST_TYPES
 from sealkit.image.reference import parse_reference
 from sealkit.image.remote import RegistryClient, RegistryOptions
+from sealkit.units import human_size
 
 log = logging.getLogger("sealkit.registry")
 
@@ -57,9 +58,14 @@ class SyncReport:
     manifests_pushed: int = 0
 
     def summary(self) -> str:
+        """One short line for people (the blob and manifest counts are in :meth:`detail`, at -v)."""
+        n = len(self.images)
+        return f"{n} image{'' if n == 1 else 's'} in place, {human_size(self.bytes_pushed)} sent"
+
+    def detail(self) -> str:
         return (
-            f"synced {len(self.images)} image(s) ({len(self.images_skipped)} already up to date): "
-            f"{self.blobs_pushed} blob(s) pushed ({self.bytes_pushed} bytes), "
+            f"{len(self.images)} image(s) ({len(self.images_skipped)} already up to date): "
+            f"{self.blobs_pushed} blob(s) pushed ({human_size(self.bytes_pushed)}), "
             f"{self.blobs_skipped} already present, {self.manifests_pushed} manifest(s) pushed"
         )
 
@@ -313,9 +319,18 @@ class HostsSync:
     failed: dict[str, SealkitError] = field(default_factory=dict)
 
     def summary(self) -> str:
-        parts = [f"{ip}: {r.summary()}" for ip, r in self.synced.items()]
+        """``images synced to the registry on 10.0.0.1, 10.0.0.2 (1 image in place, 0 B sent)``: one line
+        when every registry took the same, else a part per registry; each one that failed named."""
+        reports = {r.summary() for r in self.synced.values()}
+        if len(reports) == 1:
+            parts = [f"images synced to the registry on {', '.join(self.synced)} ({reports.pop()})"]
+        else:
+            parts = [f"{ip}: {r.summary()}" for ip, r in self.synced.items()]
         parts += [f"{ip}: NOT synced ({err.message})" for ip, err in self.failed.items()]
         return "; ".join(parts) or "no registry host"
+
+    def detail(self) -> str:
+        return "; ".join(f"{ip}: {r.detail()}" for ip, r in self.synced.items())
 
 
 def sync_to_hosts(

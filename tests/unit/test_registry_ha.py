@@ -203,3 +203,22 @@ def test_nothing_listening_is_a_connect_error(tmp_path):
     ca = PKIStore(tmp_path / "pki").ensure_ca(service.ca_spec())
     with pytest.raises(ConnectError, match="does not answer"):
         sync.verify_ours(f"127.0.0.1:{free_port()}", ca.cert_pem, timeout=1)
+
+
+def test_sync_summary_is_one_short_line_for_people():
+    from sealkit.errors import ConnectError
+    from sealkit.registry.sync import HostsSync, SyncReport
+
+    same = SyncReport(images=["a:1"], blobs_pushed=3, bytes_pushed=3 * 1024 * 1024, manifests_pushed=1)
+    both = HostsSync(synced={"10.0.0.1": same, "10.0.0.2": same})
+    assert (
+        both.summary()
+        == "images synced to the registry on 10.0.0.1, 10.0.0.2 (1 image in place, 3.0 MiB sent)"
+    )
+    assert "3 blob(s) pushed (3.0 MiB)" in both.detail()  # the counts stay for -v
+    other = SyncReport(images=["a:1", "b:1"])
+    mixed = HostsSync(synced={"10.0.0.1": same, "10.0.0.2": other}, failed={"10.0.0.3": ConnectError("down")})
+    assert mixed.summary() == (
+        "10.0.0.1: 1 image in place, 3.0 MiB sent; 10.0.0.2: 2 images in place, 0 B sent; "
+        "10.0.0.3: NOT synced (down)"
+    )
