@@ -10,36 +10,34 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from sealkit.engine import distribute as d
+from sealkit.engine import relay
 from sealkit.engine.distribute import (
     Entry,
     HostState,
     _control_files,
     _state_from_probe,
-    _TarStream,
-    encode_config,
     group_hosts,
     local_manifest,
     plan_distribution,
     relay_config,
-    relay_links,
-    relay_waves,
-    split_chain,
 )
+from sealkit.engine.relay import TarStream, encode_config, relay_links, relay_waves, split_chain
 
 PY = "/usr/bin/python3"
 #: one key pair for every local chain of this module (making one costs ~1 ms)
-KEYS = d.RelayKeys.generate()
+KEYS = relay.RelayKeys.generate()
 ROOTFS = Path("/img/rootfs")
 
 
@@ -165,7 +163,8 @@ def test_waves_fit_concurrency_and_never_cut_a_chain() -> None:
 
 
 # ------------------------------------------------------------------------------------- tar stream
-def _rootfs(tmp_path: Path) -> tuple[Path, dict[str, Entry]]:
+def _rootfs(tmp_path: Path, big: int = 0) -> tuple[Path, dict[str, Entry]]:
+    """A small rootfs of awkward names and sizes; ``big`` adds a file of that many random bytes."""
     root = tmp_path / "rootfs"
     files = {
         "bin/tool": os.urandom(70_001),
@@ -174,6 +173,8 @@ def _rootfs(tmp_path: Path) -> tuple[Path, dict[str, Entry]]:
         "share/" + "long-directory-name/" * 8 + "file with spaces.txt": b"long name\n",
         "lib/ünïcode.so": os.urandom(3000),
     }
+    if big:
+        files["lib/big.bin"] = os.urandom(big)
     for rel, data in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
@@ -181,7 +182,7 @@ def _rootfs(tmp_path: Path) -> tuple[Path, dict[str, Entry]]:
     return root, local_manifest(root)
 
 
-def _read_all(stream: _TarStream, n: int = 4096) -> bytes:
+def _read_all(stream: TarStream, n: int = 4096) -> bytes:
     out = bytearray()
     while chunk := stream.read(n):
         out += chunk
@@ -191,7 +192,7 @@ def _read_all(stream: _TarStream, n: int = 4096) -> bytes:
 def test_tar_stream_is_a_valid_tar_of_exactly_its_size(tmp_path: Path) -> None:
     root, local = _rootfs(tmp_path)
     files = sorted(local.values(), key=lambda e: e.path)
-    stream = _TarStream(root, files)
+    stream = TarStream(root, files)
     stream.prefix(b"config\n")
     data = _read_all(stream, 1000)
     assert data.startswith(b"config\n")
@@ -214,7 +215,7 @@ def test_tar_stream_is_a_valid_tar_of_exactly_its_size(tmp_path: Path) -> None:
 
 def test_tar_stream_stops_with_an_error_when_a_file_shrank(tmp_path: Path) -> None:
     root, local = _rootfs(tmp_path)
-    stream = _TarStream(root, [local["bin/tool"]])
+    stream = TarStream(root, [local["bin/tool"]])
     (root / "bin/tool").write_bytes(b"short")
     data = _read_all(stream)
     assert len(data) < stream.size
@@ -222,19 +223,26 @@ def test_tar_stream_stops_with_an_error_when_a_file_shrank(tmp_path: Path) -> No
 
 
 # ---------------------------------------------------------------------------- the helper, locally
-HELPER = [sys.executable, "-c", d.RELAY_HELPER]
+HELPER = [sys.executable, "-c", relay.RELAY_HELPER]
 
 
 class Local:
     """One helper process on 127.0.0.1 with its own root dir: stands in for a host."""
 
-    def __init__(self, tmp: Path, name: str, role: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        role: str,
+        env: dict[str, str] | None = None,
+        wrap: Sequence[str] = (),
+    ) -> None:
         self.root = tmp / name / "rootfs"
         self.root.mkdir(parents=True)
         self.token = secrets.token_hex(32)
         self.stage = f".sealkit-staging.relay-{secrets.token_hex(4)}"
         self.proc = subprocess.Popen(
-            [*HELPER, role, "127.0.0.1"],
+            [*wrap, *HELPER, role, "127.0.0.1"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -297,6 +305,8 @@ def _relay_locally(
     verify: str = d.RELAY_VERIFY,
     ports: Callable[[list[Local]], list[int]] | None = None,
     hold_head: bool = False,
+    big: int = 0,
+    wrap: dict[int, list[str]] | None = None,
 ) -> list[Local]:
     """A chain of ``n`` helpers: the test plays the controller (configs on stdin, tar to the head).
 
@@ -304,13 +314,13 @@ def _relay_locally(
     ``hold_head`` the head gets its config and the first 40 kB only, and its stdin stays open.
     Listeners' stdin stays open (closing it aborts them), as the controller's gate does.
     """
-    root, local = _rootfs(tmp_path)
+    root, local = _rootfs(tmp_path, big)
     files = sorted(d._files(local.values()), key=lambda e: e.path)
     manifest = {p: e.sha256 for p, e in local.items()}
     control = _control_files(files, manifest, [])
-    stream = _TarStream(root, files)
+    stream = TarStream(root, files)
     head = Local(tmp_path, "h0", "head", env)
-    listeners = [Local(tmp_path, f"h{i}", "listen", env) for i in range(1, n)]
+    listeners = [Local(tmp_path, f"h{i}", "listen", env, (wrap or {}).get(i, ())) for i in range(1, n)]
     members = [head, *listeners]
     for m in listeners:
         assert m.ready.wait(30) and m.port, m.lines
@@ -360,6 +370,7 @@ def test_helper_chain_installs_every_host(tmp_path: Path, verify: str) -> None:
         assert rc == 0, (m.lines, err)
         stats = json.loads(m.line("DONE")[5:])  # type: ignore[index]
         assert stats["bytes"] > 70_000 and stats["engine"] == "tls"
+        assert stats["cipher"] in ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"), stats  # AES-NI
         _installed(m, tmp_path / "rootfs")
     assert all(m.line("NEXT") for m in members[:-1])
 
@@ -458,7 +469,7 @@ def test_a_stranger_connecting_first_does_not_kill_the_hop(tmp_path: Path) -> No
         plain = socket.create_connection(("127.0.0.1", target.port))
         plain.sendall(target.token.encode())  # a leaked token, over plain TCP
         strangers.append(plain)
-        other = d.RelayKeys.generate()
+        other = relay.RelayKeys.generate()
         pair = tmp_path / "other.pem"
         pair.write_text(other.key_pem + other.cert_pem)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -540,6 +551,36 @@ def test_hop_bytes_on_the_wire_are_encrypted(tmp_path: Path) -> None:
         assert content[off : off + 32] not in wire
     assert members[1].token.encode() not in wire
     assert b"bin/tool" not in wire  # not even the tar headers
+
+
+def _syscalls(report: Path) -> dict[str, int]:
+    """``strace -c`` summary: calls per system call name."""
+    calls: dict[str, int] = {}
+    for line in report.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            calls[fields[-1]] = int(fields[3])
+    return calls
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_a_middle_hop_moves_ciphertext_in_large_pieces(tmp_path: Path) -> None:
+    """A hop's CPU decides a chain's speed where hosts share CPUs. TLS on the socket itself costs two
+    reads per 16 KiB record (header, body), a send per record and a poll before each: ~250 system calls
+    per MiB on a middle hop. Through memory BIOs it is a few recv/send per MiB plus the file writes."""
+    mib = 32  # python's own start-up (~600 calls) stays well below the margin
+    report = tmp_path / "strace.txt"
+    strace = ["strace", "-c", "-o", str(report)]  # the main thread: no beats, no commit script
+    members = _relay_locally(tmp_path, 3, big=mib << 20, wrap={1: strace})
+    for m in members:
+        rc, err = m.finish(timeout=120)
+        assert rc == 0, (m.lines, err)
+        _installed(m, tmp_path / "rootfs")
+    assert (members[2].root / "lib/big.bin").read_bytes() == (tmp_path / "rootfs/lib/big.bin").read_bytes()
+    calls = _syscalls(report)
+    io_calls = ("read", "write", "recvfrom", "sendto", "recvmsg", "sendmsg", "select", "pselect6", "poll")
+    moved = sum(calls.get(name, 0) for name in io_calls)
+    assert moved < 64 * mib, calls
 
 
 def test_listener_dies_with_its_session_and_removes_its_staging(tmp_path: Path) -> None:
@@ -701,7 +742,6 @@ def test_symlinks_inside_and_empty_dirs_reach_the_host_and_a_rerun_sends_nothing
 
     # the image changes: a link retargeted, a file becomes a link, a link becomes a dir, a dir fills up
     v2 = tmp_path / "img2" / "rootfs"
-    import shutil
 
     shutil.copytree(rootfs, v2, symlinks=True)
     for rel in ("bin/passwd", "up", "bin/sneaky", "etc/dangling"):
