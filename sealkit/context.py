@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: where the cluster image's rootfs lives on every host (content-addressed copy, see engine.distribute)
 REMOTE_ROOT = "/var/lib/sealkit"
+#: what apps put on a master (their files, the installers' kubeconfig, kubectl's and helm's caches):
+#: reset removes it with the rootfs, so no app step is needed
+REMOTE_APPS = f"{REMOTE_ROOT}/apps"
 #: present from the first rootfs push to reset: what sits in the runtime's directories is sealkit's
 INSTALLED_MARKER = f"{REMOTE_ROOT}/installed"
 

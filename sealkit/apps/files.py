@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sealkit.apps.configs import ConfigPatch, apply_patches
-from sealkit.context import REMOTE_ROOT
+from sealkit.context import REMOTE_APPS
 
 if TYPE_CHECKING:
     from sealkit.context import ClusterContext, HostRef
 
-REMOTE_APPS = f"{REMOTE_ROOT}/apps"
 KUBECONFIG = f"{REMOTE_APPS}/.kubeconfig"
 #: where kubectl and helm keep their caches and config on the master: under sealkit's own dir, not in the
 #: login user's home (~/.kube/cache, ~/.cache/helm …), so reset takes them away with the rest

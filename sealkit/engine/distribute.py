@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from sealkit.context import INSTALLED_MARKER, REMOTE_ROOT
+from sealkit.context import INSTALLED_MARKER, REMOTE_APPS, REMOTE_ROOT
 from sealkit.engine.relay import (
     RELAY_FANOUT,
     RELAY_HELPER,
@@ -61,7 +61,7 @@ from sealkit.engine.relay import (
     relay_waves,
     split_chain,
 )
-from sealkit.errors import SealkitError, StepFailed
+from sealkit.errors import SealkitError, StepFailed, controller_io
 from sealkit.state import atomic_write
 
 if TYPE_CHECKING:
@@ -371,7 +371,10 @@ def _send_direct(ctx: ClusterContext, host: HostRef, state: HostState, local: di
     manifest = {p: e.sha256 for p, e in local.items()}
     stage = f".sealkit-staging.{os.getpid()}"
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as buf:
-        _write_tar(buf, state.rootfs, list(state.missing), manifest, list(state.prune))
+        with controller_io(
+            f"spooling the rootfs tar for {host.ip} under", tempfile.gettempdir(), step="distribute"
+        ):
+            _write_tar(buf, state.rootfs, list(state.missing), manifest, list(state.prune))
         size = buf.tell()
         buf.seek(0)
         try:
@@ -386,6 +389,10 @@ def _send_direct(ctx: ClusterContext, host: HostRef, state: HostState, local: di
     return size
 
 
+#: what a failed remote command's output may name as its cause (each has its own hint below)
+KNOWN_CAUSES = ("no space left", "read-only file system", "permission denied")
+
+
 def describe_failure(err: BaseException) -> tuple[str, str]:
     """What went wrong with a remote script, and the fix for that cause, without the script's text.
 
@@ -396,9 +403,11 @@ def describe_failure(err: BaseException) -> tuple[str, str]:
     if result is None:
         text = getattr(err, "message", None) or str(err)
         return text, "check that the host is up and reachable over SSH, then re-run"
-    tail = next(
-        (ln.strip() for ln in reversed((result.stderr or result.stdout).splitlines()) if ln.strip()), ""
-    )
+    lines = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
+    # tar names the cause on an earlier line and ends with a summary ("Exiting with failure status due to
+    # previous errors"): the last line that names a known cause wins over the summary
+    tail = next((ln for ln in reversed(lines) if any(c in ln.lower() for c in KNOWN_CAUSES)), "")
+    tail = tail or (lines[-1] if lines else "")
     if result.rc == -1 and "timed out" in str(err):
         why = "it timed out"
     elif result.rc == -1:
@@ -439,9 +448,9 @@ def _write_tar(
 
 
 def remove_rootfs(ctx: ClusterContext, host: HostRef) -> None:
-    """Reset: the rootfs copy and sealkit's marker files go away."""
+    """Reset: the rootfs copy, the apps' files and sealkit's marker files go away."""
     host.conn.run(
-        f"rm -rf {shlex.quote(ctx.remote_rootfs)} {INSTALLED_MARKER} && "
+        f"rm -rf {shlex.quote(ctx.remote_rootfs)} {REMOTE_APPS} {INSTALLED_MARKER} && "
         # whatever a plugin left under it stays visible (and `sealkit reset` tests catch it)
         f"if [ -d {REMOTE_ROOT} ]; then rmdir --ignore-fail-on-non-empty {REMOTE_ROOT}; fi"
     )

@@ -225,3 +225,9 @@ def test_db_app(runtime, fresh_lab, tmp_path):
     assert m and m["name"] == "redis", screen[-3000:]
     ep, pw = m["endpoint"], m["password"]
     assert wait_for(f"redis at {ep}", lambda: cli.write_and_read(ep, pw, "printed", "works"), 120) == "works"
+
+    # reset needs no app step: the app's files, the installers' kubeconfig and the tools' caches go too
+    sk("reset", "--force", timeout=600)
+    for h in lab.hosts:
+        left = lab.exec_on(h, "ls -A /var/lib/sealkit 2>&-; true").stdout.strip()
+        assert left == "", f"{h.name}: /var/lib/sealkit still holds {left}"
