@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         RegistryInfo,
         RuntimeInfo,
     )
+    from sealkit.hostops import Expectations
     from sealkit.pki.model import FileSpec, Layout
 
 PROJECT = "sealkit"
@@ -192,6 +193,24 @@ def sealkit_runtime_version(ctx: ClusterContext, host: HostRef) -> str | None:
     Scope: per host.
     Returns: a version like ``v1.30.4`` or None when nothing is installed (never raise for a host without
     the runtime); firstresult.
+    """
+
+
+@hookspec
+def sealkit_host_expectations(ctx: ClusterContext, host: HostRef) -> Expectations | None:
+    """Declare what must hold on a joined host for this plugin's part of it: the systemd units that must be
+    active and enabled, and the files sealkit rendered there (``hostops.ExpectedFile``: path, the content
+    sealkit would write now, mode, units to restart when it is repaired, the fix when it cannot be).
+
+    Why: a re-run converges on the hosts' real state, not on the journal: a stopped unit or a deleted
+    rendered file is found and repaired. The digests of the files are recorded when the host joins, so a
+    re-run compares with what sealkit wrote; a file whose current rendering differs from that record (the
+    host's context changed since) is reported with ``fix`` rather than overwritten.
+    When: when a host has joined (the digests are recorded), and on every ``run``/``apply`` for each joined
+    host the plan does not otherwise touch, before it is contacted (``host.hostname`` is the one recorded
+    at join; other facts may be empty).
+    Scope: per host; every plugin is called and the answers are merged. Pure: no I/O.
+    Returns: an ``hostops.Expectations``, or None when this plugin put nothing on that host.
     """
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sealkit.errors import StepFailed
@@ -16,6 +18,34 @@ if TYPE_CHECKING:
     from sealkit.context import HostRef
 
 UNIT_DIR = "/etc/systemd/system"
+
+
+@dataclass(frozen=True)
+class ExpectedFile:
+    """A file sealkit rendered on a host, as ``sealkit_host_expectations`` declares it.
+
+    ``content`` is what sealkit would write there now (None when the plugin cannot render it again
+    without the host's own context: the drift is then reported with ``fix`` instead of guessed at);
+    ``repair``, when given, is the plugin's own write path that puts it back (e.g. the LB re-sync) and
+    wins over writing ``content``; ``restarts`` are the units that must restart once it is repaired.
+    """
+
+    path: str
+    content: bytes | None = None
+    mode: int = 0o644
+    restarts: tuple[str, ...] = ()
+    fix: str = ""
+    repair: Callable[[], object] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What must hold on a joined host for this plugin's part of the cluster to work: ``units`` active
+    and enabled, ``files`` with the content sealkit wrote. A re-run reads all of it in one round trip
+    (:mod:`sealkit.engine.verify`) and repairs what drifted."""
+
+    units: tuple[str, ...] = ()
+    files: tuple[ExpectedFile, ...] = ()
 
 
 def install_binary(host: HostRef, rootfs: str, name: str, dest_dir: str = "/usr/local/bin") -> bool:

@@ -22,6 +22,15 @@ class AppliedHost:
     hostname: str = ""
     joined: bool = False
     version: str = ""
+    #: path → sha256 of every file sealkit rendered on the host, recorded when it joined (and after a
+    #: repair): a re-run compares the host's files with what sealkit wrote, not with a fresh rendering
+    files: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.files.items()
+        ):
+            raise TypeError("'files' of a host is not a mapping of path to digest")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import shlex
 import socket
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,9 @@ from typing import Any
 from sealkit.cluster import SSH, Cluster, Host, cluster_from_flags, load_clusterfile, validate
 from sealkit.context import ClusterContext, HostRef
 from sealkit.engine import certs as certs_phase
-from sealkit.engine import distribute, dryrun, images, scripts, versions
+from sealkit.engine import distribute, dryrun, images, scripts, verify, versions
 from sealkit.engine.applied import Applied, AppliedHost
-from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Plan, Step, execute, for_each_host
+from sealkit.engine.runner import CLUSTER, PARALLEL, SERIAL, Phase, Plan, Step, execute, for_each_host
 from sealkit.engine.session import Options, gather_facts, open_context, select_runtime
 from sealkit.errors import (
     CheckFailed,
@@ -390,8 +390,18 @@ def converge(
 
 
 def _converge_locked(
-    options: Options, desired: Cluster, state: ClusterState, *, save_secrets: bool = False
+    options: Options,
+    desired: Cluster,
+    state: ClusterState,
+    *,
+    save_secrets: bool = False,
 ) -> dict[str, Any]:
+    """Plan, connect, verify, execute, record.
+
+    Unless the run removes hosts or upgrades (those touch exactly the hosts they are about), every joined
+    host the plan does not otherwise touch is verified in one round trip and its drift repaired
+    (:mod:`sealkit.engine.verify`): a re-run converges on the hosts' real state, not on the journal.
+    """
     for warning in validate(desired):
         log.warning("warning: %s", warning)
     if not desired.images:
@@ -419,6 +429,7 @@ def _converge_locked(
         _warn_env_change(saved, desired, applied)
     # hosts that joined, and hosts a failed add left pending (their reset undoes what that add began)
     removed = [h for h in (saved.hosts if saved else []) if h.ip not in {d.ip for d in desired.hosts}]
+    verify_joined = not removed and upgrade_to is None
     everyone = desired.hosts + removed
     # the run's view marks the hosts it removes: they stay in ctx.cluster to be drained and reset, but
     # no longer count as registry hosts or LB backends
@@ -436,7 +447,10 @@ def _converge_locked(
     ) as ctx:
         plan = build_plan(ctx, desired, applied, removed, image, upgrade_to)
         if options.dry_run:
-            return {**plan.as_dict(), "runtime_plan": dryrun.describe(ctx, plan)}
+            out = {**plan.as_dict(), "runtime_plan": dryrun.describe(ctx, plan)}
+            if verify_joined:
+                out["verify"] = [h.ip for h in _verify_targets(desired, applied, plan, removed)]
+            return out
         # saved before any host is contacted: whatever fails from here on, `status` shows the hosts (the
         # ones not joined as pending) and `reset` can clean them
         _save(state, replace(desired, hosts=everyone), save_secrets)
@@ -457,8 +471,13 @@ def _converge_locked(
             applied.image = image.ref
             applied.version = image.version
             applied.save(state.dir)
+        targets = _verify_targets(desired, applied, plan, removed) if verify_joined else []
+        checked = _verify_joined(ctx, plan, targets, applied)
         run_id = _execute(ctx, state, plan, applied=applied)
         applied = Applied.load(state.dir)
+        for ip, verdict in checked.verdicts.items():
+            if ip in applied.hosts:
+                applied.hosts[ip].files = verdict.record
         for h in removed:
             applied.hosts.pop(h.ip, None)
         applied.image, applied.version = image.ref, image.version
@@ -475,6 +494,7 @@ def _converge_locked(
             "changed_hosts": sorted(plan.touched_hosts(), key=_ip_key),
             "not_upgraded": behind,
             "bytes_sent": distribute.bytes_sent(ctx),
+            **checked.report(),
         }
 
 
@@ -493,6 +513,85 @@ def _warn_env_change(saved: Cluster | None, desired: Cluster, applied: Applied) 
         ", ".join(changed),
         ", ".join(installed),
     )
+
+
+@dataclass
+class _Verification:
+    """What verifying the joined hosts found: per host its verdict (drift, digests to record), what was
+    repaired, and the hosts that could not be verified with why."""
+
+    verdicts: dict[str, verify.HostVerdict] = field(default_factory=dict)
+    repaired: list[dict[str, str]] = field(default_factory=list)
+    failed: dict[str, BaseException] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """The ``-o json`` keys: ``repaired`` ({host, what}), ``drift`` left for the operator ({host,
+        what, fix}), ``not_verified`` ({host, error})."""
+        left = [d for v in self.verdicts.values() for d in v.drift if not d.repairable]
+        return {
+            "verified": sorted(self.verdicts, key=_ip_key),
+            "repaired": list(self.repaired),
+            "drift": [{"host": d.host, "what": d.describe(), "fix": d.fix} for d in left],
+            "not_verified": [
+                {"host": ip, "error": getattr(e, "message", None) or str(e)}
+                for ip, e in sorted(self.failed.items(), key=lambda item: _ip_key(item[0]))
+            ],
+        }
+
+
+def _verify_targets(desired: Cluster, applied: Applied, plan: Plan, removed: list[Host]) -> list[Host]:
+    """Joined hosts that stay and that the plan does not otherwise touch (those get their own steps)."""
+    skip = plan.touched_hosts() | {h.ip for h in removed}
+    return [h for h in desired.hosts if applied.joined(h.ip) and h.ip not in skip]
+
+
+def _verify_joined(ctx: ClusterContext, plan: Plan, targets: list[Host], applied: Applied) -> _Verification:
+    """Verify ``targets`` in one round trip each; a ``repair`` phase goes first in the plan for hosts with
+    repairable drift. Hosts not connected yet are asked directly (no facts round trip): the hostname
+    recorded at join stands in for the facts the hooks read. A host that cannot be verified (down, or an
+    answer that does not parse) is named and left alone: it does not stop the others."""
+    from sealkit.registry.service import registry_info
+
+    out = _Verification()
+    if not targets:
+        return out
+    fresh = {
+        h.ip: HostRef(spec=h, conn=ctx.fleet.conn(h.ip), hostname=applied.hosts[h.ip].hostname)
+        for h in targets
+        if h.ip not in ctx.hosts
+    }
+    ctx.hosts.update(fresh)
+    registry, backends = registry_info(ctx), lb_backends(ctx)
+    expected = {
+        h.ip: verify.expectations(ctx, ctx.hosts[h.ip], registry=registry, backends=backends) for h in targets
+    }
+    records = {ip: applied.hosts[ip].files for ip in expected}
+    out.verdicts, out.failed = verify.verify_hosts(ctx, expected, records)
+    for ip, err in out.failed.items():
+        fresh_ref = fresh.get(ip)
+        if fresh_ref is not None:
+            ctx.hosts.pop(ip, None)
+        log.warning("warning: %s not verified: %s", ip, getattr(err, "message", None) or err)
+    for verdict in out.verdicts.values():
+        for d in verdict.drift:
+            if not d.repairable:
+                log.warning("warning: %s: %s, not repaired: %s", d.host, d.describe(), d.fix)
+
+    def heard(ip: str, what: str) -> None:
+        log.info("%s: repaired: %s", ip, what)
+        out.repaired.append({"host": ip, "what": what})
+
+    def fix(verdict: verify.HostVerdict) -> None:
+        verdict.record = verify.repair(ctx.hosts[verdict.ip], verdict, heard)
+
+    steps = [
+        Step("repair", ip, partial(fix, v))
+        for ip, v in out.verdicts.items()
+        if any(d.repairable for d in v.drift)
+    ]
+    if steps:
+        plan.phases.insert(0, Phase("repair", PARALLEL, steps))
+    return out
 
 
 def build_plan(
@@ -782,12 +881,28 @@ def _mirror_config(ctx: ClusterContext, ip: str) -> None:
         host.conn.put(f.content, f.path, mode=f.mode)
 
 
-def _mark_joined(ctx: ClusterContext, ip: str) -> None:
+def _rendered_digests(ctx: ClusterContext, ip: str) -> dict[str, str]:
+    """path → sha256 of what sealkit rendered on a host that just joined: a re-run compares the host's
+    files with these (:mod:`sealkit.engine.verify`)."""
+    from sealkit.registry.service import registry_info
+
+    host = ctx.hosts[ip]
+    return verify.recorded(
+        verify.expectations(ctx, host, registry=registry_info(ctx), backends=lb_backends(ctx))
+    )
+
+
+def _mark_joined(ctx: ClusterContext, ip: str, files: dict[str, str] | None = None) -> None:
+    """The host joined, with the digests of the files sealkit rendered there (``files``)."""
     host = ctx.hosts[ip]
     with ctx.state.mutex:
         applied = Applied.load(ctx.state.dir)
         applied.hosts[ip] = AppliedHost(
-            roles=host.roles, hostname=host.hostname, joined=True, version=ctx.image_version
+            roles=host.roles,
+            hostname=host.hostname,
+            joined=True,
+            version=ctx.image_version,
+            files=dict(files or {}),
         )
         if host.is_master:
             applied.initialized = True
@@ -796,17 +911,17 @@ def _mark_joined(ctx: ClusterContext, ip: str) -> None:
 
 def _init(ctx: ClusterContext, ip: str) -> None:
     _first_result(ctx, "sealkit_init_cluster", host=ctx.hosts[ip])
-    _mark_joined(ctx, ip)
+    _mark_joined(ctx, ip, _rendered_digests(ctx, ip))
 
 
 def _join_master(ctx: ClusterContext, ip: str) -> None:
     _first_result(ctx, "sealkit_join_master", host=ctx.hosts[ip])
-    _mark_joined(ctx, ip)
+    _mark_joined(ctx, ip, _rendered_digests(ctx, ip))
 
 
 def _join_node(ctx: ClusterContext, ip: str) -> None:
     _first_result(ctx, "sealkit_join_node", host=ctx.hosts[ip])
-    _mark_joined(ctx, ip)
+    _mark_joined(ctx, ip, _rendered_digests(ctx, ip))
 
 
 def lb_backends(ctx: ClusterContext) -> list:

@@ -49,14 +49,17 @@ _LABELS = ("Why:", "When:", "Scope:", "Returns:")
 def _markdown(doc: str) -> str:
     """Docstring → Markdown: the summary paragraph, then one bullet per ``When:``/``Scope:``/… line."""
     out: list[str] = []
+    in_bullet = False  # a label's text runs on until a blank line: every line of it stays in the bullet
     for line in doc.splitlines():
         label = next((lb for lb in _LABELS if line.startswith(lb)), None)
         if label:
             out.append(f"- **{label}**{line[len(label) :]}")
-        elif out and out[-1].startswith("- ") and line.strip():
+            in_bullet = True
+        elif in_bullet and line.strip():
             out.append(f"  {line.strip()}")
         else:
             out.append(line)
+            in_bullet = False
     return "\n".join(out)
 
 

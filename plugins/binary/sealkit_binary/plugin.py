@@ -1325,6 +1325,24 @@ class Runtime:
         return yaml.safe_dump(doc, sort_keys=False)
 
     @hookimpl
+    def sealkit_host_expectations(self, ctx: ClusterContext, host: HostRef) -> hostops.Expectations:
+        """containerd and the node units everywhere, etcd and the control plane on masters, each unit file
+        and the kube-proxy config as the start steps write them. etcd's unit names the members it joined
+        with and the kubelet's config the host's resolv.conf: their content is not declared here."""
+        paths = self._paths(ctx, host)
+        units = dict(node_units(host, paths))
+        if host.is_master:
+            units = {**control_plane_units(ctx, host, paths), **units}
+        files = [
+            hostops.ExpectedFile(f"{hostops.UNIT_DIR}/{unit}", text.encode(), 0o644, (unit,))
+            for unit, text in units.items()
+        ]
+        proxy = dump_yaml(kube_proxy_config(ctx, host, paths)).encode()
+        files.append(hostops.ExpectedFile(KUBE_PROXY_CONFIG, proxy, 0o644, (KUBE_PROXY_UNIT,)))
+        running = (CONTAINERD_UNIT, *((ETCD_UNIT,) if host.is_master else ()), *units)
+        return hostops.Expectations(units=tuple(running), files=tuple(files))
+
+    @hookimpl
     def sealkit_runtime_version(self, ctx: ClusterContext, host: HostRef) -> str | None:
         res = host.conn.run(f"{BIN_DIR}/kubelet --version", check=False, timeout=30)
         if res.rc != 0:

@@ -482,6 +482,19 @@ class Runtime:
         return rewrite_kubeconfig(text, Endpoint(first.ip, ctx.runtime.apiserver_port).url(), host=first.ip)
 
     @hookimpl
+    def sealkit_host_expectations(self, ctx: ClusterContext, host: HostRef) -> hostops.Expectations:
+        """The controller or worker unit running; on controllers ``k0s.yaml`` as init/join write it. The
+        unit file itself is written by ``k0s install`` and the token comes from the cluster: neither is
+        declared."""
+        if not host.is_master:
+            return hostops.Expectations(units=(WORKER_UNIT,))
+        config = render_config(cluster_config(ctx, host)).encode()
+        return hostops.Expectations(
+            units=(CONTROLLER_UNIT,),
+            files=(hostops.ExpectedFile(CONFIG, config, 0o600, (CONTROLLER_UNIT,)),),
+        )
+
+    @hookimpl
     def sealkit_runtime_version(self, ctx: ClusterContext, host: HostRef) -> str | None:
         res = host.conn.run(f"{BIN} version", check=False, timeout=30)
         return parse_version(res.stdout) if res.rc == 0 else None

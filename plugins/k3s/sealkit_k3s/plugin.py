@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from sealkit.api import Endpoint, Layout, RuntimeInfo, StepFailed, hookimpl, hostops
-from sealkit_k3s import certs
+from sealkit_k3s import certs, verify_impl
 
 if TYPE_CHECKING:
     from sealkit.api import ClusterContext, FileSpec, HostRef, RegistryInfo
@@ -197,7 +197,7 @@ def _dump(cfg: dict[str, object]) -> str:
     return "# written by sealkit (runtime k3s)\n" + yaml.safe_dump(cfg, sort_keys=True)
 
 
-class Runtime:
+class Runtime(verify_impl.Expectations):
     """Hook implementations of the k3s runtime."""
 
     @hookimpl

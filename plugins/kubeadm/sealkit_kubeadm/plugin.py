@@ -854,6 +854,26 @@ class Runtime:
         return [str(Path(__file__).with_name("checks") / "kubeadm_host_checks.py")]
 
     @hookimpl
+    def sealkit_host_expectations(self, ctx: ClusterContext, host: HostRef) -> hostops.Expectations:
+        """containerd and the kubelet running; the kubelet's unit and drop-in and the kernel settings
+        files as prepare writes them. The containerd config depends on the host's containerd release
+        and kubeadm's own files are kubeadm's: neither is declared."""
+        kubelet = (KUBELET_UNIT,)
+        return hostops.Expectations(
+            units=(CONTAINERD_UNIT, KUBELET_UNIT),
+            files=(
+                hostops.ExpectedFile(
+                    f"{hostops.UNIT_DIR}/{KUBELET_UNIT}", kubelet_unit().encode(), 0o644, kubelet
+                ),
+                hostops.ExpectedFile(
+                    f"{hostops.UNIT_DIR}/{KUBELET_DROPIN}", kubelet_dropin().encode(), 0o644, kubelet
+                ),
+                hostops.ExpectedFile(MODULES_FILE, modules_conf().encode(), 0o644),
+                hostops.ExpectedFile(SYSCTL_FILE, sysctl_conf(ctx).encode(), 0o644),
+            ),
+        )
+
+    @hookimpl
     def sealkit_runtime_version(self, ctx: ClusterContext, host: HostRef) -> str | None:
         res = host.conn.run(f"{KUBELET} --version", check=False, timeout=30)
         if res.rc != 0:
