@@ -625,7 +625,11 @@ def build_plan(
     plan.add(
         "drain",
         SERIAL,
-        [Step("drain", h.ip, partial(_drain, ctx, h.ip)) for h in removed if applied.joined(h.ip)],
+        [
+            Step("drain", h.ip, partial(_drain, ctx, h.ip, applied.hosts[h.ip].hostname))
+            for h in removed
+            if applied.joined(h.ip)
+        ],
     )
     plan.add(
         "reset",
@@ -937,9 +941,30 @@ def _configure_lb(ctx: ClusterContext, ip: str) -> None:
     _first_result(ctx, "sealkit_configure_lb", host=ctx.hosts[ip], backends=lb_backends(ctx))
 
 
-def _drain(ctx: ClusterContext, ip: str) -> None:
-    ctx.hosts[ip].facts["removed"] = True
-    _first_result(ctx, "sealkit_drain_host", host=ctx.hosts[ip])
+@dataclass(frozen=True)
+class _Down:
+    """The connection of a host that ``delete --force`` removes while it is down: its drain runs on a
+    master that stays and only names it; anything run on the host itself fails naming it."""
+
+    address: str
+
+    @property
+    def target(self) -> _Down:
+        return self
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectError(f"{self.address} is down", host=self.address, step="drain")
+
+    put = get = run
+
+
+def _drain(ctx: ClusterContext, ip: str, hostname: str = "") -> None:
+    host = ctx.hosts.get(ip)
+    if host is None:  # down, removed with --force: drained by its recorded node name from a staying master
+        spec = next(h for h in ctx.cluster.hosts if h.ip == ip)
+        host = HostRef(spec=spec, conn=_Down(ip), hostname=hostname)  # type: ignore[arg-type]
+    host.facts["removed"] = True
+    _first_result(ctx, "sealkit_drain_host", host=host)
 
 
 def _reset_removed(ctx: ClusterContext, ip: str) -> None:
