@@ -726,26 +726,37 @@ def join_timeout() -> float:
     return float(os.environ.get("SEALKIT_FAKE_JOIN_TIMEOUT", "60"))
 
 
-def fetch_cacerts(server: str, token: Token) -> bytes:
-    """TLS bootstrap as k3s does it: insecure /cacerts, compare hashes, then verify the chain."""
-    url = server.rstrip("/") + "/cacerts"
+def fetch_cacerts(servers: list[str], token: Token) -> tuple[str, bytes]:
+    """TLS bootstrap as k3s does it: insecure /cacerts, compare hashes, then verify the chain.
+
+    ``servers`` are tried in turn on every attempt, as the agent's load balancer dials each of its
+    servers until one connects (k3s pkg/agent/loadbalancer/servers.go dialContext); returns the
+    server that answered and its CA bundle."""
     insecure = fakelib.client_ssl_context(insecure=True)
     deadline = time.monotonic() + join_timeout()
-    while True:
-        try:
-            status, body, _ = fakelib.http_request(url, context=insecure, timeout=10)
+    answered: tuple[str, int, bytes] | None = None
+    while answered is None:
+        errors: list[str] = []
+        for server in servers:
+            url = server.rstrip("/") + "/cacerts"
+            try:
+                status, body, _ = fakelib.http_request(url, context=insecure, timeout=10)
+            except (OSError, urllib.error.URLError) as exc:
+                errors.append(f"{url}: {exc}")
+                continue
+            answered = (server, status, body)
             break
-        except (OSError, urllib.error.URLError) as exc:
-            if time.monotonic() > deadline:
-                raise Fatal(
-                    f"failed to get CA certs: {url}: {exc} (server unreachable; gave up "
-                    f"after {join_timeout():.0f}s)"
-                ) from exc
-            log(
-                "info",
-                f"Waiting to retrieve agent configuration; server is not ready: {url}: {exc}",
+        if answered is not None:
+            break
+        if time.monotonic() > deadline:
+            raise Fatal(
+                f"failed to get CA certs: {'; '.join(errors)} (all servers unreachable; gave up "
+                f"after {join_timeout():.0f}s)"
             )
-            time.sleep(2)
+        log("info", f"Waiting to retrieve agent configuration; server is not ready: {'; '.join(errors)}")
+        time.sleep(2)
+    server, status, body = answered
+    url = server.rstrip("/") + "/cacerts"
     if status != 200:
         raise Fatal(f"failed to get CA certs: {url}: {status}")
     if token.ca_hash and not ca_hash_matches(body, token.ca_hash):
@@ -761,7 +772,7 @@ def fetch_cacerts(server: str, token: Token) -> bytes:
         raise Fatal(
             f"{server}: the server certificate is not signed by the CA it serves at /cacerts: {exc}"
         ) from exc
-    return body
+    return server, body
 
 
 def supervisor_get(
@@ -1217,6 +1228,128 @@ def apiserver_endpoints(server: str, cacerts: bytes, password: str) -> list[str]
     return [f"https://{a}" for a in json.loads(data)]
 
 
+# ---- the agent's load balancer state (k3s pkg/agent/loadbalancer, pkg/agent/tunnel) ----------
+# Facts from k3s-io/k3s at the release-line commits in tests/fakes/upstream/k3s/README.md (identical at
+# all three): loadbalancer.go New (file <data-dir>/agent/etc/<service>.json, --server's port made
+# explicit), config.go updateConfig/writeConfig, servers.go setAddresses/getAddresses/dialContext,
+# tunnel.go (list updated from the apiservers the supervisor names, then from the `kubernetes`
+# endpoints). The fake runs no local proxy: its clients dial the listed servers themselves.
+
+SUPERVISOR_LB = f"{PROGRAM}-agent-load-balancer"
+# how often the fake re-reads the `kubernetes` endpoints (upstream watches, debounced by 3s)
+LB_SYNC_PERIOD = 5.0
+
+
+def lb_default_address(server: str) -> str:
+    """host:port of a server URL, the port made explicit from the scheme as loadbalancer.New does."""
+    u = urllib.parse.urlsplit(server)
+    if not u.hostname:
+        raise Fatal(f"--server {server!r} has no host")
+    port = u.port or (443 if u.scheme.lower() == "https" else 80)
+    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+    return f"{host}:{port}"
+
+
+@dataclass
+class AgentLoadBalancer:
+    """The server list k3s' agent keeps on disk, so a restart reaches a server even when --server is down.
+
+    ``addresses`` is upstream's getAddresses: the servers learnt from the cluster (the --server default
+    is dialled last when it is not one of them)."""
+
+    path: str
+    scheme: str
+    default: str
+    addresses: list[str]
+
+    @property
+    def server_url(self) -> str:
+        return f"{self.scheme}://{self.default}"
+
+    @classmethod
+    def load(cls, p: Paths, server: str, service: str = SUPERVISOR_LB) -> AgentLoadBalancer:
+        """updateConfig: restore the file's list when its ServerURL is this --server, else rewrite it."""
+        lb = cls(
+            os.path.join(p.agent, "etc", service + ".json"),
+            urllib.parse.urlsplit(server).scheme,
+            lb_default_address(server),
+            [],
+        )
+        saved = lb._read()
+        if saved is not None and saved.get("ServerURL") == lb.server_url:
+            lb.addresses = [a for a in saved.get("ServerAddresses") or [] if isinstance(a, str)]
+        else:
+            lb.write()
+        log("info", f"Running load balancer {service} -> {lb.addresses} [default: {lb.default}]")
+        return lb
+
+    def _read(self) -> dict[str, Any] | None:
+        """The saved config; None when missing or not a JSON object (upstream then rewrites it)."""
+        try:
+            saved = json.loads(fakelib.read_text(self.path))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log("warning", f"{FAKE_MARK}: {self.path} unreadable ({exc}); rewriting it from --server")
+            return None
+        return saved if isinstance(saved, dict) else None
+
+    def write(self) -> None:
+        """writeConfig: two-space indented JSON, no trailing newline, mode 0644."""
+        config = {"ServerURL": self.server_url, "ServerAddresses": self.addresses}
+        fakelib.write_file(self.path, json.dumps(config, indent=2), 0o644)
+
+    def urls(self) -> list[str]:
+        """The servers in the order the fake dials them: the list, then the default."""
+        ordered = [*self.addresses, *([] if self.default in self.addresses else [self.default])]
+        return [f"{self.scheme}://{a}" for a in ordered]
+
+    def update(self, addresses: list[str]) -> bool:
+        """setAddresses: replace the list when its set of servers changed, and save it; True if so."""
+        if set(addresses) == set(self.addresses):
+            return False
+        keep = [a for a in self.addresses if a in addresses]
+        self.addresses = keep + [a for a in dict.fromkeys(addresses) if a not in keep]
+        log("info", f"Updated load balancer server addresses -> {self.addresses} [default: {self.default}]")
+        self.write()
+        return True
+
+
+def endpoints_addresses(endpoints: dict[str, Any]) -> list[str]:
+    """host:port of the ready apiservers in the `kubernetes` Endpoints (upstream reads the EndpointSlice
+    the same way, pkg/util/api.go GetAddressesFromSlices: first port, 443 without one)."""
+    out = []
+    for subset in endpoints.get("subsets") or []:
+        ports = subset.get("ports") or []
+        port = ports[0].get("port") if ports else None
+        for addr in subset.get("addresses") or []:
+            ip = str(addr.get("ip", ""))
+            if ip:
+                out.append(f"[{ip}]:{port or 443}" if ":" in ip else f"{ip}:{port or 443}")
+    return out
+
+
+def sync_lb_once(client: fakelib.KubeClient, lb: AgentLoadBalancer) -> bool:
+    """One pass of the tunnel's endpoints watch: adopt the `kubernetes` endpoints (an empty list is
+    skipped, as upstream's syncer does). The client only gains servers (it may be mid-request)."""
+    got = client.request("GET", "/api/v1/namespaces/default/endpoints/kubernetes")
+    addresses = endpoints_addresses(got or {})
+    if not addresses or not lb.update(addresses):
+        return False
+    for url in lb.urls():
+        if url not in client.servers:
+            client.servers.append(url)
+    return True
+
+
+def lb_sync_loop(client: fakelib.KubeClient, lb: AgentLoadBalancer, stop: threading.Event) -> None:
+    while not stop.wait(LB_SYNC_PERIOD):
+        try:
+            sync_lb_once(client, lb)
+        except (fakelib.FakeError, OSError, ValueError) as exc:
+            log("warning", f"Failed to sync apiserver addresses from the kubernetes endpoints: {exc}")
+
+
 # archives k3s imports from <data-dir>/agent/images at start (pkg/agent/containerd preloadImages; the
 # watcher in pkg/agent/containerd/watcher.go imports later changes): rancher/wharfie tarfile extensions,
 # plus .txt image lists (pulled, not imported; the fake only logs them)
@@ -1588,6 +1721,7 @@ def run_agent_part(
     is_server: bool,
     etcd_member: str,
     stop: threading.Event,
+    lb: AgentLoadBalancer | None = None,
 ) -> NodeAgent:
     name, node_pw = node_identity(args, p)
     ips = args.get("node-ip") or [fakelib.default_ip()]
@@ -1601,7 +1735,9 @@ def run_agent_part(
     try:
         creds = agent_certs(server, cacerts, password, name, node_pw, ips, p)
         extra = apiserver_endpoints(server, cacerts, password)
-        client = fakelib.KubeClient(creds, extra)
+        if lb is not None and extra:
+            lb.update([urllib.parse.urlsplit(u).netloc for u in extra])
+        client = fakelib.KubeClient(creds, [*extra, *(lb.urls() if lb is not None else [])])
         register_agent_node(args, argv, version, client, name, ips, ext, is_server, etcd_member)
     except BaseException:
         if containerd is not None:
@@ -1614,6 +1750,8 @@ def run_agent_part(
         daemon=True,
     )
     t.start()
+    if lb is not None:
+        threading.Thread(target=lb_sync_loop, args=(client, lb, stop), daemon=True).start()
     root_dir = fakelib.host_path(
         kubelet_arg_map(args.get("kubelet-arg") or []).get("root-dir", "/var/lib/kubelet")
     )
@@ -1806,7 +1944,7 @@ def join_bootstrap(server: str, token: Token, p: Paths) -> bytes:
     """A joining server takes the cluster's CAs; a different pre-placed CA is an error."""
     if not token.password:
         raise Fatal("--token is required when joining a server with --server")
-    cacerts = fetch_cacerts(server, token)
+    _, cacerts = fetch_cacerts([server], token)
     data = json.loads(
         supervisor_get(server, f"/v1-{PROGRAM}/server-bootstrap", cacerts, "server", token.password)
     )
@@ -2061,9 +2199,11 @@ def run_agent(argv: list[str], version: str) -> int:
     stop = threading.Event()
     fakelib.install_term_handler(stop)
     hold_running_lock(p, "agent")
-    cacerts = fetch_cacerts(server, token)
+    # --disable-apiserver-lb: no load balancer (and no state file), only --server (pkg/agent/run.go)
+    lb = None if args.get("disable-apiserver-lb") else AgentLoadBalancer.load(p, server)
+    server, cacerts = fetch_cacerts(lb.urls() if lb is not None else [server], token)
     node = run_agent_part(
-        args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop
+        args, ["agent", *argv], version, server, cacerts, token.password, p, False, "", stop, lb
     )
     log("info", f"{PROGRAM} agent is up and running")
     fakelib.sd_notify("READY=1")
