@@ -2,9 +2,9 @@
 node joins through a live master and the images phase syncs the registries that answer, naming the dead one
 — and the new node is told about every master's registry, each of which serves the cluster's images.
 
-(`upgrade` with the first master down is planned by the engine without it — tests/unit/test_membership.py —
-but is not run here: the k3s contract fake's agent, restarted by the upgrade, re-joins only the server it was
-first given, where upstream k3s restores its load balancer's server list; see the issue note.)
+(`upgrade` with the first master down runs on kubeadm in tests/faults/test_master_lost_lab.py; the k3s
+contract fake's agent now restores its load balancer's server list as k3s does — tests/fakes/
+test_fake_k3s_loadbalancer.py — so an upgrade-restarted agent reaches a live master here too.)
 
 The runtime binaries are the contract fakes (tests/fakes), so a pod's image pull is not run here; a real
 containerd pulling through the same mirror config with the first master down is
