@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -289,4 +290,54 @@ def leftovers(before: Footprint, after: Footprint) -> list[str]:
             continue  # logind's runtime dir of an SSH session that is still closing
 
         out.append(f"mount left behind: {mnt}")
+    return out
+
+
+@dataclass(frozen=True)
+class PodRuntime:
+    """Where a runtime's pods live on a host: the containerd they run under and the dirs their mounts
+    (rootfs, volumes) are under."""
+
+    socket: str
+    root: str
+    dirs: tuple[str, ...]
+
+
+POD_RUNTIMES = {
+    "kubeadm": PodRuntime(
+        "/run/containerd/containerd.sock",
+        "/var/lib/containerd",
+        ("/var/lib/kubelet", "/run/containerd/io.containerd.runtime.v2.task"),
+    ),
+    "binary": PodRuntime(
+        "/run/containerd/containerd.sock",
+        "/var/lib/containerd",
+        ("/var/lib/kubelet", "/run/containerd/io.containerd.runtime.v2.task"),
+    ),
+    "k3s": PodRuntime(
+        "/run/k3s/containerd/containerd.sock",
+        "/var/lib/rancher/k3s/agent/containerd",
+        ("/var/lib/kubelet", "/var/lib/rancher/k3s", "/run/k3s"),
+    ),
+    "k0s": PodRuntime("/run/k0s/containerd.sock", "/var/lib/k0s/containerd", ("/var/lib/k0s", "/run/k0s")),
+}
+
+
+def pod_leftovers(lab: Lab, host: LabHost, runtime: str) -> list[str]:
+    """Containers, snapshots and mounts of pods still on `host` (inside its namespaces), named: the
+    runtime's containerd is asked when it answers; its snapshot dirs and the mount table always."""
+    rt = POD_RUNTIMES[runtime]
+    out = []
+    ctr = f"ctr --address {shlex.quote(rt.socket)} -n k8s.io"
+    listed = lab.exec_on(host, f"{ctr} containers ls -q", check=False)
+    if listed.returncode == 0:
+        out += [f"container left: {c}" for c in listed.stdout.split()]
+    snaps = lab.exec_on(
+        host,
+        f"ls -d {shlex.quote(rt.root)}/io.containerd.snapshotter.v1.*/snapshots/* 2>/dev/null",
+        check=False,
+    )
+    out += [f"snapshot left: {s}" for s in snaps.stdout.split()]
+    mounts = lab.exec_on(host, "awk '{print $5}' /proc/self/mountinfo").stdout.split()
+    out += [f"mount left: {m}" for m in mounts if any(m == d or m.startswith(d + "/") for d in rt.dirs)]
     return out

@@ -39,6 +39,9 @@ REAL_FOR = {
     "kubeadm": {"kubectl": "/usr/bin/kubectl", "etcdctl": "/usr/bin/etcdctl"},
 }
 
+#: the web image packed with --with-images (tests.workloads.harness serves and probes it)
+WEB = "docker.io/sealkit-test/web:1.0"
+
 SUFFIX = {"k3s": "+k3s1", "k0s": "+k0s.0", "kubeadm": "", "binary": ""}
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +60,10 @@ def make_context(directory: Path, runtime: str, version: str, *, with_images: bo
         from tests.lab_registry.oci_fixture import busybox_image
 
         busybox_image(directory / "images" / "oci", "docker.io/library/busybox:1.36")
+        # a runnable web server (busybox httpd from Debian's busybox-static): the workload the e2e
+        # lifecycle keeps running; it exists only in this image's images/, so a pod can only get it
+        # through the embedded registry and the mirror config sealkit wrote
+        build_image(web_image(WEB), directory / "images" / "oci")
     # a template rendered with the cluster env, and the three lifecycle scripts
     (directory / "etc").mkdir(exist_ok=True)
     (directory / "etc" / "e2e.conf.tmpl").write_text("greeting=${GREETING}\n")
@@ -147,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--runtime", required=True, choices=sorted(FAKES_FOR))
     b.add_argument("--version", required=True, help="like v1.30.4 (the runtime suffix is added)")
     b.add_argument("--tag", required=True)
-    b.add_argument("--with-images", action="store_true", help="pack a busybox image in images/oci")
+    b.add_argument(
+        "--with-images", action="store_true", help="pack a busybox and the web image in images/oci"
+    )
     a = sub.add_parser("app", help="build an example app image of tests/apps/examples")
     a.add_argument("--example", required=True, choices=("redis", "hello"))
     a.add_argument("--tag", required=True)

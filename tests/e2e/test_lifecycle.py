@@ -4,9 +4,12 @@ Releases come from each runtime plugin's declared support range (RuntimeInfo): t
 the minor before the newest and upgrades to the newest; the oldest release gets install → upgrade → reset
 (test_oldest_release_installs_and_upgrades), which keeps CI's time in bounds.
 
-run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → add a worker (journal: only the
+run 1m+1w → kubectl lists both, `check` passes → re-run sends 0 bytes → a Deployment of an image that only
+the cluster image carries + a NodePort Service, applied with kubectl 1.35: Ready, answering on every node,
+and kept running (Ready again, answering, after the upgrade) → add a worker (journal: only the
 new host, plus LB/registry sync elsewhere) → delete it (gone, host clean) → upgrade one minor (every node on
-the new version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host).
+the new version, certificates still ≥ 99 years) → reset (no file, process or mount of ours on any host;
+no pod container, snapshot or mount under the runtime's dirs).
 Then 3 masters + 2 workers through the HA endpoint with a master down, and a controller SIGKILLed mid-join.
 
 The runtime binaries in the cluster images are CONTRACT FAKES (tests/fakes); everything else is real.
@@ -24,7 +27,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.driver import Sealkit, build_images, footprint, kubectl_nodes, leftovers, spans
+from tests.e2e.driver import (
+    Sealkit,
+    build_images,
+    footprint,
+    kubectl_nodes,
+    leftovers,
+    pod_leftovers,
+    spans,
+)
+from tests.workloads.harness import WEB_PAGE, WebWorkload, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -83,6 +95,22 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     assert again["bytes_sent"] == 0, again
     assert again["changed_hosts"] == [], again
 
+    # a workload from the cluster image's images/ only (so it came through the embedded registry and the
+    # mirror config sealkit wrote), applied with the real kubectl: Ready, its NodePort answers on every node
+    web = WebWorkload(kubeconfig)
+    took = time.monotonic()
+    web.apply()
+    web.wait_ready()
+    web.wait_answers([m1.ip, w1.ip])
+    cluster_ip = web.cluster_ip()
+    for h in (m1, w1):  # the node itself (and so a host-network pod) reaches the Service's ClusterIP
+
+        def page(h=h) -> str:
+            return lab.exec_on(h, f"curl -s -m 5 http://{cluster_ip}/", check=False).stdout
+
+        assert wait_for(f"ClusterIP {cluster_ip} from {h.name}", page, 60, every=0.5) == WEB_PAGE
+    workload_seconds = time.monotonic() - took
+
     # add: only the new worker is worked on (shared phases excepted)
     added = sk("add", "--nodes", w2.ip).out
     assert added["changed_hosts"] == [w2.ip]
@@ -93,12 +121,14 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     ]
     assert elsewhere == [], f"add touched existing hosts: {elsewhere}"
     assert w2.hostname in kubectl_nodes(kubeconfig)
+    web.wait_ready(60)  # still running
 
     # delete: drained away, and its host is as clean as before the run
     deleted = sk("delete", "--nodes", w2.ip, "--force")
     assert w2.hostname not in kubectl_nodes(kubeconfig), deleted.err[-4000:]
     left = leftovers(clean[w2.name], footprint(lab, w2))
     assert left == [], "\n".join(left)
+    web.wait_ready(60)
 
     # upgrade one minor: every node on the new version, our certificates untouched
     up = sk("upgrade", refs[span.new]).out
@@ -109,6 +139,12 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     assert certs, "cert check listed no certificates"
     assert [c for c in certs if c["days_left"] is None] == []  # every listed file is on its host
     assert min(int(c["days_left"]) for c in certs) >= NINETY_NINE_YEARS
+    # the workload runs again on the upgraded nodes: Ready, and served again through every NodePort
+    took = time.monotonic()
+    web.wait_ready()
+    web.wait_answers([m1.ip, w1.ip])
+    workload_seconds += time.monotonic() - took
+    print(f"{runtime}: workload steps took {workload_seconds:.1f}s")
 
     # skipping back is refused, before any host is touched
     refused = sk("upgrade", refs[span.old], check=False)
@@ -118,6 +154,9 @@ def test_lifecycle(runtime, fresh_lab, images_home, tmp_path):
     sk("reset", "--force")
     for h in (m1, w1):
         assert lab.exec_on(h, "cat /tmp/sealkit-e2e-clean-ran").stdout == "cleaned\n"
+    for h in (m1, w1, w2):  # the running workload left no container, snapshot or mount anywhere
+        left = pod_leftovers(lab, h, runtime)
+        assert left == [], h.name + ":\n" + "\n".join(left)
     for h in (m1, w1):
         left = leftovers(clean[h.name], footprint(lab, h))
         assert left == [], h.name + ":\n" + "\n".join(left)

@@ -10,7 +10,7 @@ real flag names they are given (unknown flags fail with "Error: unknown flag: --
 and the workload controllers and garbage collector of fake_controllers.py. kube-scheduler binds
 pending pods (fake_scheduler.py); both elect a leader through their kube-system Lease
 (`kube-controller-manager`, `kube-scheduler`, as upstream) when --leader-elect is on, so several
-masters do not race. kube-proxy forwards NodePorts in user space (fake_proxy.py).
+masters do not race. kube-proxy forwards NodePorts and ClusterIPs in user space (fake_proxy.py).
 The kubelet fake runs these from static-pod manifests (see fake_kubelet.py).
 """
 
@@ -257,7 +257,7 @@ def run_component(name: str, argv: list[str], version: str) -> int:
     )
     workloads = fake_controllers.ControllerManager(client)
     scheduler = fake_scheduler.Scheduler(client)
-    proxy = fake_proxy.NodePortProxy(client) if name == "kube-proxy" else None
+    proxy = fake_proxy.NodePortProxy(client, cluster_ips=True) if name == "kube-proxy" else None
     try:
         while not stop.wait(1):
             try:

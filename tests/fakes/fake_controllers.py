@@ -31,6 +31,7 @@ import hashlib
 import json
 import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -692,3 +693,36 @@ def _cond(
     if message:
         out["message"] = message
     return out
+
+
+class LeasedLoops:
+    """kube-controller-manager and kube-scheduler as a distribution runs them on each of its
+    controllers (k0s pkg/component/controller/controllermanager.go and scheduler.go start both with
+    --leader-elect=true): a pass once a second, only while that component's kube-system Lease is
+    held, so several controllers never act at once. Errors are logged and retried next pass."""
+
+    def __init__(self, api: Api, stop: threading.Event, controllers: bool = True, scheduler: bool = True):
+        self.stop = stop
+        self.parts: list[tuple[str, LeaderLease, Any]] = []
+        if controllers:
+            self.parts.append(
+                (
+                    "kube-controller-manager",
+                    LeaderLease(api, "kube-controller-manager"),
+                    ControllerManager(api),
+                )
+            )
+        if scheduler:
+            self.parts.append(
+                ("kube-scheduler", LeaderLease(api, "kube-scheduler"), fake_scheduler.Scheduler(api))
+            )
+        self.thread = threading.Thread(target=self.loop, name="control-loops", daemon=True)
+
+    def loop(self) -> None:
+        while not self.stop.wait(1):
+            for name, lease, part in self.parts:
+                try:
+                    if lease.held():
+                        part.run_pass()
+                except (fakelib.FakeError, OSError) as exc:
+                    fakelib.klog("warning", f"{name}: {exc} (will retry)")

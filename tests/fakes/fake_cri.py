@@ -16,10 +16,12 @@ replace CMD; `args` alone run after the ENTRYPOINT; `$(VAR)` expands from the co
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,19 +68,38 @@ class RegistryConfig:
 
     @classmethod
     def load(cls, path: str) -> RegistryConfig:
-        if not os.path.exists(path) or tomllib is None:
-            return cls()
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+        """The registry settings of `path` and of the files its `imports` name, merged as containerd
+        merges imported configs (containerd services/server/config/config.go LoadConfig, v1.6.20:
+        imports are globbed, relative to the file's directory, and loaded after it, so a later file's
+        value wins; each file is read once)."""
         out = cls()
+        if tomllib is None:
+            return out
+        seen: set[str] = set()
+        todo = [path]
+        while todo:
+            current = todo.pop(0)
+            if current in seen or not os.path.exists(current):
+                continue
+            seen.add(current)
+            with open(current, "rb") as fh:
+                doc = tomllib.load(fh)
+            out._merge(doc)
+            for pattern in doc.get("imports") or []:
+                full = os.path.join(os.path.dirname(current), fakelib.host_path(str(pattern)))
+                todo += sorted(glob.glob(full)) if any(ch in full for ch in "*?[") else [full]
+        return out
+
+    def _merge(self, doc: dict[str, Any]) -> None:
         for plugin in CRI_PLUGINS:
             reg = ((doc.get("plugins") or {}).get(plugin) or {}).get("registry") or {}
-            out.hosts_dir = out.hosts_dir or reg.get("config_path", "")
+            self.hosts_dir = (
+                fakelib.host_path(reg["config_path"]) if reg.get("config_path") else self.hosts_dir
+            )
             for host, conf in (reg.get("configs") or {}).items():
                 auth = (conf or {}).get("auth") or {}
                 if auth.get("username"):
-                    out.auths[host] = (auth["username"], auth.get("password", ""))
-        return out
+                    self.auths[host] = (auth["username"], auth.get("password", ""))
 
     def credentials_for(self, image: str) -> tuple[str, str] | None:
         """The auth of the first mirror host listed for the image's registry (or _default)."""
@@ -270,3 +291,84 @@ def container_argv(container: dict[str, Any], image_cfg: dict[str, Any], env: di
     if args:
         return [*(image_cfg.get("Entrypoint") or []), *args]
     return []
+
+
+# ---- a runtime's own containerd ------------------------------------------------------------------
+
+
+def filesystem_type(path: str) -> str:
+    """The file system type of the mount holding `path` (longest mount point prefix in mountinfo)."""
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) < 5 or not right:
+                continue
+            mount = fields[4].replace("\\040", " ")
+            inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, fstype = mount, right.split()[0]
+    return fstype
+
+
+@dataclass
+class ManagedContainerd:
+    """The containerd a Kubernetes distribution supervises itself (k0s, k3s), played by the host's
+    binary: started with the distribution's root, state, socket and config, PATH led by the directory
+    it stages its shims in, NOTIFY_SOCKET removed; `start` waits until `ctr version` answers."""
+
+    binary: str
+    args: list[str]
+    address: str
+    registry_config: str
+    log_path: str
+    bin_dir: str = ""
+    start_timeout: float = 60.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Ctr:
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        path = os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        env["PATH"] = f"{self.bin_dir}:{path}" if self.bin_dir else path
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        fakelib.klog("info", f"Running containerd {' '.join(self.args)}")
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [self.binary, *self.args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        ctr = Ctr(self.address, self.registry_config)
+        deadline = time.monotonic() + self.start_timeout
+        while not self.answers(ctr):
+            self.check()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise fakelib.FakeError(f"containerd did not answer on {self.address}; see {self.log_path}")
+            time.sleep(0.5)
+        return ctr
+
+    @staticmethod
+    def answers(ctr: Ctr) -> bool:
+        if not ctr.available():
+            return False
+        try:
+            ctr.run_ctr("version", timeout=10)
+        except (fakelib.FakeError, subprocess.TimeoutExpired):
+            return False
+        return True
+
+    def check(self) -> None:
+        """The distribution stops when its containerd dies."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise fakelib.FakeError(
+                f"containerd exited with code {self.proc.returncode}; see {self.log_path}"
+            )
+
+    def stop(self) -> None:
+        fakelib.stop_child(self.proc, timeout=20)

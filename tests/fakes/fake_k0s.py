@@ -26,7 +26,9 @@ Contract points:
     detached with a pid file (like a SysV script); `reset` refuses while k0s runs,
   * --single uses kine (here: a JSON file) and runs a worker; --enable-worker taints the node
     node-role.kubernetes.io/control-plane:NoSchedule unless --no-taints.
-Not faked: containerd, konnectivity, autopilot, helm extensions, node-local load balancing.
+Workers run k0s' containerd, pods and kube-proxy; controllers the controller-manager and scheduler
+(see "the worker's node" below and tests/fakes/README.md).
+Not faked: konnectivity, autopilot, helm extensions, node-local load balancing.
 """
 
 from __future__ import annotations
@@ -48,13 +50,27 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fake_components, fake_kubelet, fakeapi, fakelib
+    from . import (
+        fake_components,
+        fake_controllers,
+        fake_cri,
+        fake_kubelet,
+        fake_pods,
+        fake_proxy,
+        fakeapi,
+        fakelib,
+    )
 except ImportError:
     import fake_components  # type: ignore[no-redef]
+    import fake_controllers  # type: ignore[no-redef]
+    import fake_cri  # type: ignore[no-redef]
     import fake_kubelet  # type: ignore[no-redef]
+    import fake_pods  # type: ignore[no-redef]
+    import fake_proxy  # type: ignore[no-redef]
     import fakeapi  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
@@ -756,8 +772,12 @@ def run_controller(argv: list[str], version: str) -> int:
     )
     approver = threading.Thread(target=csr_approver, args=(admin, pki, stop), daemon=True)
     approver.start()
+    disabled = set(args.get("disable-components") or [])
+    fake_controllers.LeasedLoops(
+        admin, stop, "kube-controller-manager" not in disabled, "kube-scheduler" not in disabled
+    ).thread.start()
+    node_parts: WorkerNode | None = None
     if worker:
-        load_oci_bundles(data_dir)
         labels = {
             "node-role.kubernetes.io/control-plane": "true",
             **fakelib.split_kv_list(args.get("labels") or []),
@@ -768,7 +788,8 @@ def run_controller(argv: list[str], version: str) -> int:
             else [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
         )
         taints += [fakelib.parse_taint(t) for t in args.get("taints") or []]
-        register_local(admin, node, args, version, labels, taints, stop)
+        ip = register_local(admin, node, args, version, labels, taints, stop)
+        node_parts = start_worker_node(data_dir, version, admin, node, ip, stop, "kube-proxy" not in disabled)
     write_status("controller+worker" if worker else "controller", version, bool(worker), bool(single))
     log("info", f"k0s controller is running ({FAKE_MARK})")
     fakelib.sd_notify("READY=1")
@@ -776,7 +797,12 @@ def run_controller(argv: list[str], version: str) -> int:
         while not stop.wait(1):
             if etcd_proc is not None and etcd_proc.poll() is not None:
                 raise Fail(f"etcd exited with code {etcd_proc.returncode}")
+            if node_parts is not None:
+                node_parts.check()
     finally:
+        stop.set()
+        if node_parts is not None:
+            node_parts.close()
         k0s_api.stop()
         apiserver.stop()
         fakelib.stop_child(etcd_proc)
@@ -793,22 +819,40 @@ def csr_approver(client: fakelib.KubeClient, pki: Pki, stop: threading.Event) ->
             log("warning", f"csr-approver: {exc}")
 
 
-def load_oci_bundles(data_dir: str) -> list[str]:
-    """The files a real k0s worker imports from <data-dir>/images at start (every regular file; k0s
-    pkg/component/worker/ocibundle.go loadAll, which also watches the directory), logged as k0s logs
-    them; returns their paths. No containerd here: nothing is imported."""
+def oci_bundles(data_dir: str) -> list[str]:
+    """The files a real k0s worker imports from <data-dir>/images at start: every regular file
+    (k0s v1.33.9 pkg/component/worker/ocibundle.go loadAll, which also watches the directory)."""
     images = os.path.join(hp(data_dir), "images")
     if not os.path.isdir(images):
         return []
-    found = []
+    return [
+        os.path.join(images, n) for n in sorted(os.listdir(images)) if os.path.isfile(os.path.join(images, n))
+    ]
+
+
+def load_oci_bundles(data_dir: str, ctr: fake_cri.Ctr | None = None) -> list[str]:
+    """Import each bundle into containerd's k8s.io namespace as k0s does at worker start; a bundle that
+    fails is logged and skipped ("Failed to load OCI bundle", ocibundle.go). Without a container
+    runtime (loopback roots) each is only logged. Returns the bundles not failed."""
+    found = oci_bundles(data_dir)
+    if not found:
+        return []
     log("info", "Loading OCI bundles directory")
-    for name in sorted(os.listdir(images)):
-        path = os.path.join(images, name)
-        if os.path.isfile(path):
-            log("info", f"Loading OCI bundle {path}")
-            log("info", f"OCI bundle {path} loaded ({FAKE_MARK}: not imported, no containerd)")
-            found.append(path)
-    return found
+    done = []
+    for path in found:
+        log("info", f"Loading OCI bundle {path}")
+        if ctr is None:
+            log("info", f"OCI bundle {path} loaded ({FAKE_MARK}: not imported, no container runtime)")
+            done.append(path)
+            continue
+        try:
+            ctr.run_ctr("images", "import", path, timeout=600)
+        except (fakelib.FakeError, subprocess.TimeoutExpired) as exc:
+            log("error", f"Failed to load OCI bundle {path}: {exc}")
+            continue
+        log("info", f"OCI bundle {path} loaded")
+        done.append(path)
+    return done
 
 
 def register_local(
@@ -819,7 +863,8 @@ def register_local(
     labels: dict[str, str],
     taints: list[dict[str, str]],
     stop: threading.Event,
-) -> None:
+) -> str:
+    """Register and heartbeat the Node as k0s' kubelet does; returns the node's IP."""
     extra = kubelet_extra(args.get("kubelet-extra-args") or "")
     ips = [i for i in extra.get("node-ip", "").split(",") if i] or [fakelib.default_ip()]
     obj = fakelib.node_object(
@@ -836,6 +881,268 @@ def register_local(
             time.sleep(1)
     freq = fakelib.parse_duration(extra.get("node-status-update-frequency", "10s"))
     threading.Thread(target=fakelib.heartbeat_loop, args=(client, node, freq, stop, log), daemon=True).start()
+    return ips[0]
+
+
+# ---- the worker's node: k0s' containerd, the kubelet's pod workers, kube-proxy -------------------
+#
+# Upstream (k0s v1.33.9+k0s.0 and v1.36.3+k0s.0, pkg/component/worker/containerd/component.go and
+# configurer.go): a worker stages containerd, its shims and runc into <data-dir>/bin (first in the
+# supervised process's PATH, pkg/supervisor/supervisor.go) and runs
+# `containerd --root=<data-dir>/containerd --state=<run-dir>/containerd --address=<run-dir>/containerd.sock
+# --log-level=… --config=/etc/k0s/containerd.toml` (run-dir /run/k0s). It writes that config itself while
+# its first line is `# k0s_managed=true` (or the file is missing); before v1.36: `version = 2`,
+# `imports` = the drop-ins of /etc/k0s/containerd.d/*.toml WITHOUT a CRI section, plus
+# <run-dir>/containerd-cri.toml = the default CRI config merged with every drop-in that HAS a
+# `plugins."io.containerd.grpc.v1.cri"` section; from v1.36 (containerd 2): `version = 3`,
+# `imports = ["/etc/k0s/containerd.d/*.toml"]` and the CRI images/runtime plugins inline. Drop-in
+# changes restart containerd (watchDropinConfigs). The kubelet's root dir is <data-dir>/kubelet.
+# kube-proxy is a DaemonSet the controller applies (pkg/component/controller/kubeproxy.go), so it runs
+# on every worker, controller+worker included.
+# The fake: the host's containerd (Debian's 1.6) plays k0s' with those paths, staged shim and runc;
+# /etc/k0s/containerd.toml (+ containerd-cri.toml) are written as above and are what the fake kubelet's
+# pulls read (fake_cri follows `imports`), but the host binary itself runs with an equivalent
+# <run-dir>/containerd-sealkit-fake.toml (CRI plugin off, opt dir under the containerd root): 1.6 cannot
+# read `version = 3`, and the fake drives containerd through `ctr` (fake_cri), not CRI. On an overlay
+# root (the lab's hosts) the native snapshotter replaces overlayfs, as in the fake k3s.
+
+CONTAINERD_CONF = "/etc/k0s/containerd.toml"
+CONTAINERD_DROPINS = "/etc/k0s/containerd.d"
+MANAGED_MARK = "# k0s_managed=true"
+CRI_V1 = "io.containerd.grpc.v1.cri"
+CONTAINERD_V3_SINCE = (1, 36)
+#: pkg/constant/constant.go KubePauseContainerImage:KubePauseContainerImageVersion (3.10.1 at v1.33.1,
+#: v1.34.1, v1.35.1; 3.10.2-0 at v1.36.1 and v1.36.3)
+PAUSE_IMAGE = "quay.io/k0sproject/pause:3.10.1"
+PAUSE_IMAGE_V3 = "quay.io/k0sproject/pause:3.10.2-0"
+STAGED_BINARIES = ("containerd-shim-runc-v2", "runc")
+KUBELET_PORT = 10250
+
+
+def toml_dumps(doc: dict[str, Any], prefix: str = "") -> str:
+    """A small TOML emitter (strings, numbers, booleans, lists of those, nested tables): enough for
+    the containerd configs k0s writes."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v))
+
+    def key(k: str) -> str:
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+    scalars = [(k, v) for k, v in doc.items() if not isinstance(v, dict)]
+    tables = [(k, v) for k, v in doc.items() if isinstance(v, dict)]
+    out = [f"[{prefix}]"] if prefix and (scalars or not tables) else []
+    out += [f"{key(k)} = {value(v)}" for k, v in scalars]
+    for k, v in tables:
+        sub = toml_dumps(v, f"{prefix}.{key(k)}" if prefix else key(k)).rstrip("\n")
+        out += ["", sub] if out else [sub]
+    return "\n".join(out) + "\n" if out else ""
+
+
+def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key, anything else is replaced (mesosphere/toml-merge, as k0s uses it)."""
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = merge_patch(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def containerd_managed(path: str) -> bool:
+    """isK0sManagedConfig: a missing file, or one whose first non-empty line is the marker."""
+    if not os.path.exists(path):
+        return True
+    for line in fakelib.read_text(path).splitlines():
+        if line.strip():
+            return line.strip() == MANAGED_MARK
+    return True
+
+
+def write_containerd_config(version: str) -> str:
+    """k0s' /etc/k0s/containerd.toml (and before v1.36 <run-dir>/containerd-cri.toml) from the drop-ins;
+    returns the config the CRI plugin would read (the fake kubelet's pulls follow its imports)."""
+    conf = hp(CONTAINERD_CONF)
+    if not containerd_managed(conf):
+        log(
+            "info", f"containerd config file {CONTAINERD_CONF} is not k0s managed, skipping config generation"
+        )
+        return conf
+    dropins = hp(CONTAINERD_DROPINS)
+    os.makedirs(dropins, mode=0o755, exist_ok=True)
+    header = (
+        f"{MANAGED_MARK}\n# This is a placeholder configuration for k0s managed containerd.\n"
+        f"# ({FAKE_MARK}: written as k0s writes it)\n"
+    )
+    if release_key(version)[:2] >= CONTAINERD_V3_SINCE:
+        doc: dict[str, Any] = {
+            "version": 3,
+            "imports": [os.path.join(CONTAINERD_DROPINS, "*.toml")],
+            "plugins": {
+                "io.containerd.cri.v1.images": {"pinned_images": {"sandbox": PAUSE_IMAGE_V3}},
+                "io.containerd.cri.v1.runtime": {},
+            },
+        }
+        fakelib.write_file(conf, header + toml_dumps(doc), 0o644)
+        return conf
+    cri: dict[str, Any] = {"version": 2, "plugins": {CRI_V1: {"sandbox_image": PAUSE_IMAGE}}}
+    imports = []
+    for path in glob_toml(dropins):
+        try:
+            with open(path, "rb") as fh:
+                part = fake_cri.tomllib.load(fh)
+        except (OSError, ValueError) as exc:
+            raise Fail(f"failed to check for CRI plugin configuration in {path}: {exc}") from exc
+        if CRI_V1 in (part.get("plugins") or {}):
+            log("info", f"Found CRI plugin configuration in {path}, treating as merge patch")
+            cri = merge_patch(cri, part)
+        else:
+            imports.append(os.path.join(CONTAINERD_DROPINS, os.path.basename(path)))
+    fakelib.write_file(os.path.join(run_dir(), "containerd-cri.toml"), toml_dumps(cri), 0o644)
+    cri_ref = "/run/k0s/containerd-cri.toml"  # as the host sees it (fake_cri maps it under a fake root)
+    fakelib.write_file(conf, header + toml_dumps({"version": 2, "imports": [*imports, cri_ref]}), 0o644)
+    return conf
+
+
+def glob_toml(directory: str) -> list[str]:
+    """`<directory>/*.toml` in Go's filepath.Glob order (lexical), as k0s reads its drop-ins."""
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".toml"))
+
+
+def stage_binaries(data_dir: str) -> str:
+    """Copy the host's shim and runc to <data-dir>/bin as k0s stages its own (assets.Stage); returns it."""
+    bin_dir = os.path.join(hp(data_dir), "bin")
+    os.makedirs(bin_dir, mode=0o755, exist_ok=True)
+    for name in STAGED_BINARIES:
+        src = shutil.which(name) or f"/usr/bin/{name}"
+        dst = os.path.join(bin_dir, name)
+        if not os.path.exists(dst) or os.path.getsize(dst) != os.path.getsize(src):
+            shutil.copyfile(src, dst + ".tmp")
+            os.chmod(dst + ".tmp", 0o755)
+            os.replace(dst + ".tmp", dst)
+    return bin_dir
+
+
+def snapshotter_for(root: str) -> str:
+    if fake_cri.filesystem_type(os.path.dirname(root)) != "overlay":
+        return "overlayfs"
+    log("warning", f'{FAKE_MARK}: "{root}" is on overlay; containerd uses the native snapshotter')
+    return "native"
+
+
+def k0s_containerd(data_dir: str, version: str) -> fake_cri.ManagedContainerd | None:
+    """The worker's containerd (see the section comment); None where the fake cannot run one (loopback
+    roots, not root, no containerd binary): pods then stay Pending, with a warning."""
+    binary = shutil.which("containerd") or ""
+    why = (
+        "under $SEALKIT_FAKE_ROOT"
+        if os.environ.get("SEALKIT_FAKE_ROOT")
+        else "not root"
+        if os.geteuid() != 0
+        else "no containerd binary"
+        if not binary
+        else ""
+    )
+    if why:
+        log("warning", f"{FAKE_MARK}: no container runtime ({why}); pods stay Pending on this node")
+        return None
+    registry_config = write_containerd_config(version)
+    data, run = hp(data_dir), run_dir()
+    root = os.path.join(data, "containerd")
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    snapshotter = snapshotter_for(root)
+    os.environ["CONTAINERD_SNAPSHOTTER"] = snapshotter  # what `ctr` (fake_cri) and `k0s ctr` use
+    own = os.path.join(run, "containerd-sealkit-fake.toml")
+    fakelib.write_file(
+        own,
+        f"# {FAKE_MARK}: the host's containerd runs with this instead of {CONTAINERD_CONF} "
+        "(see fake_k0s)\nversion = 2\n"
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n\n'
+        '[plugins."io.containerd.internal.v1.opt"]\n'
+        f"  path = {json.dumps(os.path.join(root, 'opt'))}\n",
+        0o644,
+    )
+    sock = os.path.join(run, "containerd.sock")
+    args = [
+        f"--root={root}",
+        f"--state={os.path.join(run, 'containerd')}",
+        f"--address={sock}",
+        "--log-level=info",
+        f"--config={own}",
+    ]
+    return fake_cri.ManagedContainerd(
+        binary, args, sock, registry_config, os.path.join(data, "containerd.log"), stage_binaries(data_dir)
+    )
+
+
+@dataclass
+class WorkerNode:
+    """What a worker runs besides its Node heartbeat; `close` stops pods, ports, then containerd."""
+
+    containerd: fake_cri.ManagedContainerd | None
+    runner: fake_pods.PodRunner | None
+    proxy: fake_proxy.NodePortProxy | None
+    server: fake_pods.KubeletServer | None
+    stop: threading.Event
+
+    def loop(self) -> None:
+        while not self.stop.wait(1):
+            for name, part in (("pod sync", self.runner), ("kube-proxy sync", self.proxy)):
+                if part is None:
+                    continue
+                try:
+                    part.sync()
+                except (fakelib.FakeError, OSError) as exc:
+                    log("warning", f"{name} failed (will retry): {exc}")
+
+    def check(self) -> None:
+        if self.containerd is not None:
+            self.containerd.check()
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop_all()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.proxy is not None:
+            self.proxy.close()
+        if self.containerd is not None:
+            self.containerd.stop()
+
+
+def start_worker_node(
+    data_dir: str,
+    version: str,
+    client: fakelib.KubeClient,
+    node: str,
+    ip: str,
+    stop: threading.Event,
+    with_proxy: bool,
+) -> WorkerNode:
+    """containerd, bundles imported, then the pod workers, the kubelet's port and kube-proxy's
+    forwarder (unless `--disable-components kube-proxy`), synced once a second."""
+    containerd = k0s_containerd(data_dir, version)
+    ctr = containerd.start() if containerd is not None else None
+    load_oci_bundles(data_dir, ctr)
+    if ctr is None:
+        return WorkerNode(None, None, None, None, stop)
+    runner = fake_pods.PodRunner(client, node, ip, os.path.join(hp(data_dir), "kubelet"), ctr)
+    try:
+        server = fake_pods.KubeletServer.serve(
+            (ip, KUBELET_PORT), runner, os.path.join(hp(data_dir), "kubelet", "pki"), node
+        )
+    except OSError as exc:
+        log("warning", f"kubelet server on {ip}:{KUBELET_PORT}: {exc}; no logs served")
+        server = None
+    proxy = fake_proxy.NodePortProxy(client, cluster_ips=True) if with_proxy else None
+    wn = WorkerNode(containerd, runner, proxy, server, stop)
+    threading.Thread(target=wn.loop, name="k0s-worker", daemon=True).start()
+    return wn
 
 
 # ---- worker ---------------------------------------------------------------------------------
@@ -866,17 +1173,22 @@ def run_worker(argv: list[str], version: str) -> int:
         fake_kubelet.tls_bootstrap(
             boot_path, kubeconfig, os.path.join(data_dir, "kubelet", "pki"), node, stop
         )
-    load_oci_bundles(args.get("data-dir"))
     client = fakelib.KubeClient(fakelib.load_kubeconfig(kubeconfig))
     labels = fakelib.split_kv_list(args.get("labels") or [])
     taints = [fakelib.parse_taint(t) for t in args.get("taints") or []]
-    register_local(client, node, args, version, labels, taints, stop)
+    ip = register_local(client, node, args, version, labels, taints, stop)
+    node_parts = start_worker_node(args.get("data-dir"), version, client, node, ip, stop, True)
     write_status("worker", version, True, False)
     log("info", f"k0s worker is running ({FAKE_MARK})")
     fakelib.sd_notify("READY=1")
-    stop.wait()
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(run_dir(), "status.json"))
+    try:
+        while not stop.wait(1):
+            node_parts.check()
+    finally:
+        stop.set()
+        node_parts.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir(), "status.json"))
     return 0
 
 
@@ -1021,7 +1333,53 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def cmd_reset(argv: list[str]) -> int:
+def cleanup_containers(data_dir: str, version: str) -> None:
+    """k0s' reset "containers" step (v1.33.9 pkg/cleanup/containers.go): start the managed containerd,
+    stop and remove every container it has, stop it again; a containerd that does not start is
+    logged and the step skipped, as upstream does."""
+    if not os.path.isdir(os.path.join(hp(data_dir), "containerd")):
+        return
+    containerd = k0s_containerd(data_dir, version)
+    if containerd is None:
+        return
+    try:
+        ctr = containerd.start()
+    except (fakelib.FakeError, OSError) as exc:
+        log("warning", f"Failed to start containerd, skipping container cleanup: {exc}")
+        containerd.stop()
+        return
+    try:
+        for cid in ctr.run_ctr("containers", "ls", "-q").split():
+            ctr.remove(cid)
+        if not ctr.run_ctr("containers", "ls", "-q").split():
+            log("info", "successfully removed k0s containers!")
+    except fakelib.FakeError as exc:
+        log("warning", f"error stopping containers: {exc}")
+    finally:
+        containerd.stop()
+
+
+def unmount_under(bases: list[str]) -> None:
+    """k0s' reset "directories" step (pkg/cleanup/directories.go): every mount under the data and run
+    dirs, newest first, lazily when a plain unmount fails; an unmountable path is an error."""
+    mounts = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) > 4:
+                mounts.append(fields[4].replace("\\040", " "))
+    for path in reversed(mounts):
+        if not any(path.startswith(b.rstrip("/") + "/") for b in bases):
+            continue
+        log("info", f"{path} is mounted! attempting to unmount...")
+        if subprocess.run(["umount", path], capture_output=True, check=False).returncode == 0:
+            continue
+        log("warning", f"lazy unmounting {path}")
+        if subprocess.run(["umount", "-l", path], capture_output=True, check=False).returncode != 0:
+            raise Fail(f"failed unmount {path}")
+
+
+def cmd_reset(argv: list[str], version: str) -> int:
     args = fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(argv)
     if os.geteuid() != 0:
         raise Fail("this command must be run as root!")
@@ -1030,6 +1388,8 @@ def cmd_reset(argv: list[str]) -> int:
     for role in ("controller", "worker"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(unit_path(role))
+    cleanup_containers(args.get("data-dir"), version)
+    unmount_under([hp(args.get("data-dir")), run_dir()])
     shutil.rmtree(hp(args.get("data-dir")), ignore_errors=True)
     shutil.rmtree(run_dir(), ignore_errors=True)
     log("info", "k0s cleanup operations done.")
@@ -1165,7 +1525,7 @@ def main(argv: list[str], version: str) -> int:
             fakelib.FlagSet(SIMPLE_FLAGS).parse_pflag(rest)
             return cmd_status()
         if cmd == "reset":
-            return cmd_reset(rest)
+            return cmd_reset(rest, version)
         if cmd == "controller":
             return run_controller(rest, version)
         if cmd == "worker":

@@ -1757,7 +1757,7 @@ def run_agent_part(
     )
     runner = fake_pods.PodRunner(client, name, ips[0], root_dir, ctr) if ctr is not None else None
     with_proxy = ctr is not None and not args.get("disable-kube-proxy")
-    proxy = fake_proxy.NodePortProxy(client) if with_proxy else None
+    proxy = fake_proxy.NodePortProxy(client, cluster_ips=True) if with_proxy else None
     workloads = NodeWorkloads(client, runner, proxy, stop)
     workloads.serve_logs(ips[0], p)
     workloads.thread.start()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -22,12 +23,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sealkit.registry.mirrors import containerd_cri_registry_toml, containerd_files
+from tests.e2e.images import WEB
 from tests.fakes import fake_controllers, fake_cri, fake_pods, fake_proxy, fake_scheduler, fakeapi, fakelib
 from tests.lab_registry.local_registry import LocalRegistry
 
@@ -36,6 +39,9 @@ TOOLS = ROOT / ".venv" / "tools"
 KUBECTL = {"1.35": TOOLS / "v35" / "kubectl", "1.29": TOOLS / "v29" / "kubectl"}
 HELM = {"4": TOOLS / "v35" / "helm", "3": TOOLS / "v29" / "helm"}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: the web image (WEB) the cluster test images carry in images/ serves this page on this port
+WEB_PORT = 8080
+WEB_PAGE = "hello from sealkit-test/web\n"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -279,3 +285,126 @@ def one_node(work: Path, containerd: Containerd, node_name: str = "node-1") -> I
         proxy.close()
         server.shutdown()
         api.stop()
+
+
+# ---- one workload on a cluster: apply, wait Ready, probe the NodePort -------------------------------
+
+
+def kubectl_binary(version: str = "1.35") -> Path:
+    """The real kubectl the tests drive clusters with; a missing one fails naming the fix."""
+    path = KUBECTL[version]
+    if not path.exists():
+        raise AssertionError(
+            f"kubectl {version} missing at {path}: run .ci/install (or tests/testimages/tools.sh)"
+        )
+    return path
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str = "", check: bool = True, timeout: float = 120) -> str:
+    """Run the real kubectl 1.35 against `kubeconfig`; stdout, or an AssertionError naming the call."""
+    proc = subprocess.run(
+        [str(kubectl_binary()), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {proc.stderr}")
+    return proc.stdout
+
+
+def http_get(url: str, timeout: float = 5) -> str:
+    """The body at `url`, or "" when nothing answers (a probe, polled by wait_for)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
+def web_manifests(name: str = "web", image: str = WEB, replicas: int = 1) -> str:
+    """A Deployment of the web image (tcpSocket readiness) and a NodePort Service in front of it."""
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": image,
+                            "ports": [{"containerPort": WEB_PORT}],
+                            "readinessProbe": {"tcpSocket": {"port": WEB_PORT}, "periodSeconds": 1},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": name},
+            "ports": [{"port": 80, "targetPort": WEB_PORT}],
+        },
+    }
+    return json.dumps(deploy) + "\n---\n" + json.dumps(svc)
+
+
+@dataclass
+class WebWorkload:
+    """The web Deployment + NodePort Service on a cluster, driven with the real kubectl."""
+
+    kubeconfig: Path
+    name: str = "web"
+
+    def apply(self) -> None:
+        kubectl(self.kubeconfig, "apply", "-f", "-", stdin=web_manifests(self.name))
+
+    def wait_ready(self, timeout: float = 600) -> None:
+        """`kubectl rollout status`: every replica updated and available (its pods Ready)."""
+        kubectl(
+            self.kubeconfig,
+            "rollout",
+            "status",
+            f"deployment/{self.name}",
+            f"--timeout={int(timeout)}s",
+            timeout=timeout + 30,
+        )
+
+    def node_port(self) -> int:
+        svc = json.loads(kubectl(self.kubeconfig, "get", "svc", self.name, "-o", "json"))
+        return int(svc["spec"]["ports"][0]["nodePort"])
+
+    def wait_answers(self, ips: Iterable[str], timeout: float = 120) -> int:
+        """Poll the NodePort on every IP until the web page comes back; returns the port."""
+        port = self.node_port()
+        for ip in ips:
+            page = wait_for(
+                f"NodePort {port} on {ip}", lambda ip=ip: http_get(f"http://{ip}:{port}/"), timeout, every=0.5
+            )
+            assert page == WEB_PAGE, (ip, page)
+        return port
+
+    def cluster_ip(self) -> str:
+        svc = json.loads(kubectl(self.kubeconfig, "get", "svc", self.name, "-o", "json"))
+        return str(svc["spec"]["clusterIP"])
+
+    def pods(self) -> list[dict[str, Any]]:
+        out = kubectl(self.kubeconfig, "get", "pods", "-l", f"app={self.name}", "-o", "json")
+        return json.loads(out)["items"]
+
+    def delete(self, timeout: float = 180) -> None:
+        """Delete the Deployment and wait until no pod of it is left in the API."""
+        kubectl(self.kubeconfig, "delete", "deployment", self.name, "--wait=true", "--timeout=120s")
+        wait_for(f"the pods of {self.name} to go", lambda: not self.pods(), timeout)

@@ -19,7 +19,6 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -29,8 +28,8 @@ from tests.e2e.driver import Sealkit, footprint, leftovers, support_range
 from tests.fakes import fake_cri, fake_k3s
 from tests.lab_registry.local_registry import local_registry, registry_binary
 from tests.testimages.build import build_image, web_image
-from tests.workloads.harness import KUBECTL, push_image, wait_for
-from tests.workloads.test_lab_workloads import REGISTRY_REPOS, WEB, build_cluster_image, kubectl, manifests
+from tests.workloads.harness import KUBECTL, WEB, WebWorkload, kubectl, push_image, wait_for
+from tests.workloads.test_lab_workloads import REGISTRY_REPOS, build_cluster_image
 
 pytestmark = pytest.mark.lab
 
@@ -42,14 +41,6 @@ def k8s_cgroups() -> set[Path]:
     """The `k8s.io` cgroups runc makes for containers of that namespace (v2 root and v1 controllers)."""
     base = Path("/sys/fs/cgroup")
     return {c for c in [base / "k8s.io", *base.glob("*/k8s.io")] if c.is_dir()}
-
-
-def get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.read().decode()
-    except OSError:
-        return ""
 
 
 def test_k3s_runs_a_workload_from_the_cluster_image_and_reset_leaves_nothing(
@@ -92,14 +83,10 @@ def test_k3s_runs_a_workload_from_the_cluster_image_and_reset_leaves_nothing(
         ).stdout
         assert "[host." in hosts_toml, (h.name, hosts_toml)
 
-    kubectl(kc, "apply", "-f", "-", stdin=manifests())
-    kubectl(kc, "rollout", "status", "deployment/web", "--timeout=600s", timeout=630)
-    node_port = json.loads(kubectl(kc, "get", "svc", "web", "-o", "json"))["spec"]["ports"][0]["nodePort"]
-    for h in hosts:
-        page = wait_for(
-            f"NodePort {node_port} on {h.ip}", lambda h=h: get(f"http://{h.ip}:{node_port}/"), 120
-        )
-        assert page == "hello from sealkit-test/web\n", (h.ip, page)
+    web = WebWorkload(kc)
+    web.apply()
+    web.wait_ready()
+    web.wait_answers([h.ip for h in hosts])
 
     def our_containers() -> dict[str, list[str]]:
         out = {}
@@ -114,8 +101,7 @@ def test_k3s_runs_a_workload_from_the_cluster_image_and_reset_leaves_nothing(
     shims = lab.exec_on(where, "ps -eo args=").stdout
     assert f"{DATA_DIR}/data/" in shims and "/bin/containerd-shim-runc-v2" in shims, shims
 
-    kubectl(kc, "delete", "deployment", "web", "--wait=true", "--timeout=120s")
-    wait_for("the pods to go", lambda: not json.loads(kubectl(kc, "get", "pods", "-o", "json"))["items"], 180)
+    web.delete()
     wait_for("the containers to go", lambda: not any(our_containers().values()), 180)
 
     # a pod left running at reset: the k3s-killall-style reset must take its shim, container and mounts

@@ -15,90 +15,30 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.driver import Sealkit, footprint, leftovers, support_range
 from tests.e2e.images import make_context
-from tests.testimages.build import build_image, web_image
-from tests.workloads.harness import KUBECTL, wait_for
+from tests.workloads.harness import KUBECTL, WEB, WebWorkload, kubectl, wait_for
 
 pytestmark = pytest.mark.lab
 
-WEB = "docker.io/sealkit-test/web:1.0"
-PORT = 8080
 REGISTRY_REPOS = "/var/lib/sealkit/registry/docker/registry/v2/repositories"
 SNAPSHOTS = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
 
 
 def build_cluster_image(home: Path, runtime: str, version: str) -> str:
-    """The runtime's test image with the web image in images/oci; returns the tag."""
+    """The runtime's test image with the web image in images/oci (make_context packs it); returns the tag."""
     from sealkit.image import default_store
 
     tag = f"workloads/{runtime}:{version}"
     with tempfile.TemporaryDirectory(prefix="sealkit-workloads-") as tmp:
         ctx = make_context(Path(tmp), runtime, version, with_images=True)
-        build_image(web_image(WEB), ctx / "images" / "oci")
         default_store().build(ctx / "Kubefile", ctx, tag, fetch_images=False)
     return tag
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str = "", check: bool = True, timeout: float = 120) -> str:
-    proc = subprocess.run(
-        [str(KUBECTL["1.35"]), "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)}: {proc.stderr}")
-    return proc.stdout
-
-
-def manifests() -> str:
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "web",
-                            "image": WEB,
-                            "ports": [{"containerPort": PORT}],
-                            "readinessProbe": {"tcpSocket": {"port": PORT}, "periodSeconds": 2},
-                        }
-                    ]
-                },
-            },
-        },
-    }
-    svc = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": PORT}]},
-    }
-    return json.dumps(deploy) + "\n---\n" + json.dumps(svc)
-
-
-def get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.read().decode()
-    except OSError:
-        return ""
 
 
 def test_workload_from_the_cluster_image_runs_and_goes(fresh_lab, tmp_path, monkeypatch):
@@ -129,14 +69,10 @@ def test_workload_from_the_cluster_image_runs_and_goes(fresh_lab, tmp_path, monk
     )
     kc = sk.kubeconfig(tmp_path / "admin.conf")
 
-    kubectl(kc, "apply", "-f", "-", stdin=manifests())
-    kubectl(kc, "rollout", "status", "deployment/web", "--timeout=600s", timeout=630)
-    node_port = json.loads(kubectl(kc, "get", "svc", "web", "-o", "json"))["spec"]["ports"][0]["nodePort"]
-    for h in (m1, w1):
-        page = wait_for(
-            f"NodePort {node_port} on {h.ip}", lambda h=h: get(f"http://{h.ip}:{node_port}/"), 120
-        )
-        assert page == "hello from sealkit-test/web\n", (h.ip, page)
+    web = WebWorkload(kc)
+    web.apply()
+    web.wait_ready()
+    web.wait_answers([m1.ip, w1.ip])
 
     def our_containers() -> dict[str, list[str]]:
         out = {}
@@ -146,8 +82,7 @@ def test_workload_from_the_cluster_image_runs_and_goes(fresh_lab, tmp_path, monk
         return out
 
     assert any(our_containers().values()), "the pod runs as a containerd container on a host"
-    kubectl(kc, "delete", "deployment", "web", "--wait=true", "--timeout=120s")
-    wait_for("the pods to go", lambda: not json.loads(kubectl(kc, "get", "pods", "-o", "json"))["items"], 180)
+    web.delete()
     wait_for("the containers to go", lambda: not any(our_containers().values()), 180)
 
     # the image deleted from the embedded registry (and from the nodes' containerd): ImagePullBackOff
