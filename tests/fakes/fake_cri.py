@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -294,6 +295,26 @@ def container_argv(container: dict[str, Any], image_cfg: dict[str, Any], env: di
 
 
 # ---- a runtime's own containerd ------------------------------------------------------------------
+
+
+def containerd_binary(log: Any) -> str:
+    """The host's containerd binary for a runtime's own containerd, or "" where a fake cannot run one
+    (loopback roots under $SEALKIT_FAKE_ROOT, not root, no binary): then ``log("warning", …)`` says so and
+    the node's pods stay Pending."""
+    binary = shutil.which("containerd") or ""
+    why = (
+        "under $SEALKIT_FAKE_ROOT"
+        if os.environ.get("SEALKIT_FAKE_ROOT")
+        else "not root"
+        if os.geteuid() != 0
+        else "no containerd binary"
+        if not binary
+        else ""
+    )
+    if why:
+        log("warning", f"{fakelib.FAKE_MARK}: no container runtime ({why}); pods stay Pending on this node")
+        return ""
+    return binary
 
 
 def filesystem_type(path: str) -> str:

@@ -1037,18 +1037,8 @@ def snapshotter_for(root: str) -> str:
 def k0s_containerd(data_dir: str, version: str) -> fake_cri.ManagedContainerd | None:
     """The worker's containerd (see the section comment); None where the fake cannot run one (loopback
     roots, not root, no containerd binary): pods then stay Pending, with a warning."""
-    binary = shutil.which("containerd") or ""
-    why = (
-        "under $SEALKIT_FAKE_ROOT"
-        if os.environ.get("SEALKIT_FAKE_ROOT")
-        else "not root"
-        if os.geteuid() != 0
-        else "no containerd binary"
-        if not binary
-        else ""
-    )
-    if why:
-        log("warning", f"{FAKE_MARK}: no container runtime ({why}); pods stay Pending on this node")
+    binary = fake_cri.containerd_binary(log)
+    if not binary:
         return None
     registry_config = write_containerd_config(version)
     data, run = hp(data_dir), run_dir()

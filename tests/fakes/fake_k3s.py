@@ -75,13 +75,12 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # package import in sealkit's tests; sibling import when copied onto a host
-    from . import fake_controllers, fake_cri, fake_pods, fake_proxy, fake_scheduler, fakeapi, fakelib
+    from . import fake_controllers, fake_cri, fake_pods, fake_proxy, fakeapi, fakelib
 except ImportError:
     import fake_controllers  # type: ignore[no-redef]
     import fake_cri  # type: ignore[no-redef]
     import fake_pods  # type: ignore[no-redef]
     import fake_proxy  # type: ignore[no-redef]
-    import fake_scheduler  # type: ignore[no-redef]
     import fakeapi  # type: ignore[no-redef]
     import fakelib  # type: ignore[no-redef]
 
@@ -1482,23 +1481,6 @@ def containerd_config_toml(p: Paths, configs: dict[str, Any], snapshotter: str) 
     return "\n".join(lines) + "\n"
 
 
-def filesystem_type(path: str) -> str:
-    """The file system type of the mount holding `path` (longest mount point prefix in mountinfo)."""
-    path = os.path.realpath(path)
-    best, fstype = "", ""
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        for line in fh:
-            left, _, right = line.partition(" - ")
-            fields = left.split()
-            if len(fields) < 5 or not right:
-                continue
-            mount = fields[4].replace("\\040", " ")
-            inside = path == mount or path.startswith(mount.rstrip("/") + "/")
-            if inside and len(mount) >= len(best):
-                best, fstype = mount, right.split()[0]
-    return fstype
-
-
 def choose_snapshotter(requested: str, root: str) -> str:
     """--snapshotter, as k3s validates it (pkg/agent/config/config_linux.go
     applyContainerdOSSpecificConfig): overlayfs needs a root that can hold an overlay upper dir.
@@ -1510,7 +1492,7 @@ def choose_snapshotter(requested: str, root: str) -> str:
         return requested
     if requested not in ("overlayfs", ""):
         raise Fatal(f'{FAKE_MARK}: snapshotter "{requested}" is not supported (only overlayfs and native)')
-    if filesystem_type(root) != "overlay":  # the mount that holds it, whether it exists yet or not
+    if fake_cri.filesystem_type(root) != "overlay":  # the mount that holds it, whether it exists yet or not
         return "overlayfs"
     log(
         "warning",
@@ -1690,18 +1672,8 @@ def container_runtime(
     if endpoint:
         sock = fakelib.host_path(endpoint.removeprefix("unix://"))
         return None, fake_cri.Ctr(sock, fakelib.host_path("/etc/containerd/config.toml"))
-    binary = shutil.which("containerd") or ""
-    why = (
-        "under $SEALKIT_FAKE_ROOT"
-        if os.environ.get("SEALKIT_FAKE_ROOT")
-        else "not root"
-        if os.geteuid() != 0
-        else "no containerd binary"
-        if not binary
-        else ""
-    )
-    if why:
-        log("warning", f"{FAKE_MARK}: no container runtime ({why}); pods stay Pending on this node")
+    binary = fake_cri.containerd_binary(log)
+    if not binary:
         return None, None
     snapshotter = choose_snapshotter(args.get("snapshotter") or "overlayfs", p.containerd_root)
     # `ctr` (fake_cri) reads the snapshotter from its environment, as k3s' `k3s ctr` is set up
@@ -1812,44 +1784,6 @@ def register_agent_node(
 
 
 # ---- the embedded controller-manager and scheduler -------------------------------------------
-
-
-class ControlLoops:
-    """k3s servers run kube-controller-manager and kube-scheduler in-process, each electing a leader
-    through its kube-system Lease (--leader-elect, true by default in both components, so several
-    servers do not race), here fake_controllers/fake_scheduler passes once a second as fake_components
-    runs them.
-    `--disable-controller-manager` / `--disable-scheduler` leave one out."""
-
-    def __init__(self, client: fakelib.KubeClient, controllers: bool, scheduler: bool, stop: threading.Event):
-        self.stop = stop
-        self.parts: list[tuple[str, fake_controllers.LeaderLease, Any]] = []
-        if controllers:
-            self.parts.append(
-                (
-                    "kube-controller-manager",
-                    fake_controllers.LeaderLease(client, "kube-controller-manager"),
-                    fake_controllers.ControllerManager(client),
-                )
-            )
-        if scheduler:
-            self.parts.append(
-                (
-                    "kube-scheduler",
-                    fake_controllers.LeaderLease(client, "kube-scheduler"),
-                    fake_scheduler.Scheduler(client),
-                )
-            )
-        self.thread = threading.Thread(target=self.loop, name="k3s-control", daemon=True)
-
-    def loop(self) -> None:
-        while not self.stop.wait(1):
-            for name, lease, part in self.parts:
-                try:
-                    if lease.held():
-                        part.run_pass()
-                except fakelib.FakeError as exc:
-                    log("warning", f"{name}: {exc}")
 
 
 # ---- server ---------------------------------------------------------------------------------
@@ -2140,11 +2074,14 @@ def run_server(argv: list[str], version: str) -> int:
         cert_file=p.t("client-admin.crt"),
         key_file=p.t("client-admin.key"),
     )
-    control = ControlLoops(
+    # k3s servers run kube-controller-manager and kube-scheduler in-process, each electing a leader through
+    # its kube-system Lease (--leader-elect, true by default in both); --disable-controller-manager /
+    # --disable-scheduler leave one out
+    control = fake_controllers.LeasedLoops(
         fakelib.KubeClient(admin),
+        stop,
         controllers=not args.get("disable-controller-manager"),
         scheduler=not args.get("disable-scheduler"),
-        stop=stop,
     )
     control.thread.start()
     node: NodeAgent | None = None

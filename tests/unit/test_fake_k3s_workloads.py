@@ -73,9 +73,9 @@ def test_no_registries_yaml_leaves_no_stale_mirrors(tmp_path, monkeypatch):
 
 
 def test_snapshotter_falls_back_to_native_only_on_an_overlay_root(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(fake_k3s, "filesystem_type", lambda path: "ext4")
+    monkeypatch.setattr(fake_k3s.fake_cri, "filesystem_type", lambda path: "ext4")
     assert fake_k3s.choose_snapshotter("overlayfs", str(tmp_path)) == "overlayfs"
-    monkeypatch.setattr(fake_k3s, "filesystem_type", lambda path: "overlay")
+    monkeypatch.setattr(fake_k3s.fake_cri, "filesystem_type", lambda path: "overlay")
     assert fake_k3s.choose_snapshotter("overlayfs", str(tmp_path)) == "native"
     assert 'level=warning msg="\\"overlayfs\\" snapshotter cannot be enabled' in capsys.readouterr().err
     assert fake_k3s.choose_snapshotter("native", str(tmp_path)) == "native"
@@ -84,7 +84,7 @@ def test_snapshotter_falls_back_to_native_only_on_an_overlay_root(tmp_path, monk
 
 
 def test_filesystem_type_reads_the_mount_holding_a_path():
-    assert fake_k3s.filesystem_type("/proc/self") == "proc"
+    assert fake_k3s.fake_cri.filesystem_type("/proc/self") == "proc"
 
 
 def test_k3s_bundle_carries_the_embedded_components(tmp_path):
