@@ -4,6 +4,7 @@ output is untrusted), and the judgement of drift against what sealkit recorded."
 from __future__ import annotations
 
 import hashlib
+import shlex
 import subprocess
 
 import pytest
@@ -39,6 +40,52 @@ def test_command_runs_under_sh_and_reads_files_by_index_even_with_hostile_paths(
     assert not (tmp_path / "pwned").exists()
     if not seen.systemd:  # this machine's PID 1 is not systemd: units are not asked
         assert seen.units == {}
+
+
+SHOW = {  # what `systemctl show -p ActiveState -p UnitFileState` prints per unit (a blank line between)
+    "k3s-agent.service": "ActiveState=failed\nUnitFileState=disabled\n",
+    "sealkit-lb.service": "ActiveState=active\nUnitFileState=enabled\n",
+    "gone.service": "ActiveState=inactive\nUnitFileState=\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("units", "answers"),
+    [
+        (["k3s-agent.service", "sealkit-lb.service"], [("failed", "disabled"), ("active", "enabled")]),
+        (["gone.service", "sealkit-lb.service"], [("inactive", "unknown"), ("active", "enabled")]),
+        (["sealkit-lb.service"], [("active", "enabled")]),
+    ],
+)
+def test_one_systemctl_show_answers_for_every_unit_in_order(tmp_path, units, answers):
+    """The unit part as a systemd host runs it: a stand-in `systemctl` prints show's blocks (stdin-free,
+    blank line between units, none after the last) and the command turns them into one line per unit."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    blocks = "\n".join(SHOW[u] for u in units)
+    fake = bin_dir / "systemctl"
+    fake.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(blocks)}\n")
+    fake.chmod(0o755)
+    cmd = verify.command(units, [], marker=str(tmp_path / "nope")).replace(
+        "if [ -d /run/systemd/system ]", "if true"
+    )
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, check=True).stdout
+    seen = verify.parse(out, units, [], host="h")
+    assert [seen.units[u] for u in units] == answers
+
+
+def test_a_systemctl_that_answers_nothing_leaves_every_unit_unknown(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    cmd = verify.command(UNITS, [], marker=str(tmp_path / "nope")).replace(
+        "if [ -d /run/systemd/system ]", "if true"
+    )
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, check=True).stdout
+    assert verify.parse(out, UNITS, [], host="h").units == {u: ("unknown", "unknown") for u in UNITS}
 
 
 def test_command_reports_a_missing_marker(tmp_path):
