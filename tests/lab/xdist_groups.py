@@ -1,9 +1,10 @@
-"""Run the suite on several cores (``pytest -n N --dist loadgroup``, the README's test command) with every
-lab test on one worker, one after another, as in a serial run.
+"""Run the suite on several cores (``pytest -n N --dist loadgroup``, the README's test command) with the lab
+tests in two groups, each on one worker, one test after another: the whole-cluster scenarios
+(tests/e2e, tests/apps_lab, tests/faults) and the rest of the lab. Everything else is spread over the
+workers file by file, once a lab group is done, so a module's fixtures are built once.
 
-Lab tests bring up hosts that share the machine's cores and wait on real daemons; running two labs at once
-makes both slower and their timeouts tighter. Everything else is spread over the other workers file by
-file, so a module's fixtures are built once.
+Lab tests bring up hosts that share the machine's cores and wait on real daemons: more than two labs at once
+make all of them slower and their timeouts tighter; one lab at a time made the suite take over an hour.
 
 xdist's own ``loadgroup`` reads ``xdist_group`` marks by rewriting node ids, which pytest ≥ 9.2 no longer
 allows (its node ids are structured); so the groups travel another way: each worker writes the group of
@@ -23,9 +24,13 @@ from typing import Any
 
 import pytest
 
-#: fixtures that bring up lab hosts (tests/lab/fixtures.py): their tests join the lab group
+#: fixtures that bring up lab hosts (tests/lab/fixtures.py): their tests join a lab group
 LAB_FIXTURES = frozenset({"lab", "fresh_lab", "fresh_hosts", "testinfra_host"})
 LAB_GROUP = "lab"
+#: the whole-cluster scenarios (install → … → reset through the CLI): long, with generous timeouts; they run
+#: in a group of their own, beside the lab's other tests, so the two halves of the lab take one worker each
+E2E_GROUP = "lab-e2e"
+E2E_DIRS = ("tests/e2e/", "tests/apps_lab/", "tests/faults/")
 GROUPS_ENV = "SEALKIT_XDIST_GROUPS"
 
 
@@ -36,7 +41,15 @@ def uses_lab(item: pytest.Item) -> bool:
 
 
 def group_of(item: pytest.Item) -> str:
-    return LAB_GROUP if uses_lab(item) else item.nodeid.split("::", 1)[0]
+    path = item.nodeid.split("::", 1)[0]
+    if not uses_lab(item):
+        return path
+    return E2E_GROUP if path.startswith(E2E_DIRS) else LAB_GROUP
+
+
+def _order(item: pytest.Item) -> int:
+    """The two lab groups first (the longest, each to a worker of its own), then every other file."""
+    return {E2E_GROUP: 0, LAB_GROUP: 1}.get(group_of(item), 2)
 
 
 def _grouping(config: pytest.Config) -> bool:
@@ -60,7 +73,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     where = os.environ.get(GROUPS_ENV)
     if worker is None or not where:
         return
-    items.sort(key=lambda item: not uses_lab(item))  # stable; the lab group is the longest: start it first
+    items.sort(key=_order)  # stable: collection order within each part
     out = Path(where) / f"{worker['workerid']}.json"
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({item.nodeid: group_of(item) for item in items}))
@@ -87,4 +100,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                     self.groups.update(json.loads(one.read_text()))
             return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
 
+    # scopes in collection order (the workers put the lab groups first), not by their number of tests:
+    # a file of a hundred quick tests must not start before an hour of lab
+    config.option.loadscopereorder = False
     return GroupScheduling(config, log)
