@@ -159,10 +159,12 @@ def desired_cluster_ports(
 
 
 def pods_own_port(services: list[dict[str, Any]], ip: str, port: int) -> bool:
-    """True when the Service port at ``ip:port`` targets the same port number: the fakes run pods in the
-    node's network, so the pod's own listener (0.0.0.0:port) holds that port on every node it runs on and
-    a relay bound to ip:port would take it from the pod (EADDRINUSE). The ClusterIP is still bound on lo,
-    so on such a node the kernel hands ip:port to the pod directly; on a node without one it is refused."""
+    """True unless the Service port at ``ip:port`` targets another port *number*. The fakes run pods in the
+    node's network, so a pod listening on 0.0.0.0:port holds that port on every node it runs on, and a relay
+    bound to ip:port would take it from the pod (EADDRINUSE). That is the case when targetPort is the same
+    number (or absent: it defaults to port), and may be when it is a name (resolved from the pods' container
+    ports, which may not exist yet): no relay then. The ClusterIP is still bound on lo, so on a node that
+    runs such a pod the kernel hands ip:port to the pod directly; on a node without one it is refused."""
     for svc in services:
         spec = svc.get("spec") or {}
         if spec.get("clusterIP") != ip:
@@ -170,7 +172,7 @@ def pods_own_port(services: list[dict[str, Any]], ip: str, port: int) -> bool:
         for sp in spec.get("ports") or []:
             if int(sp.get("port") or 0) == port:
                 target = sp.get("targetPort", port)
-                return isinstance(target, int | str) and str(target) == str(port)
+                return not (isinstance(target, int) and target != port)
     return False
 
 

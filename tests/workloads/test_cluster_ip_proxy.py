@@ -43,6 +43,10 @@ own = {
     "metadata": {"namespace": "default", "name": "redis"},
     "spec": {"type": "ClusterIP", "clusterIP": "10.96.7.8", "ports": [{"port": 6379}]},
 }
+named = {  # a named targetPort may resolve to the same number (the redis app's `targetPort: redis`)
+    "metadata": {"namespace": "default", "name": "named"},
+    "spec": {"type": "NodePort", "clusterIP": "10.96.7.9", "ports": [{"port": 6380, "targetPort": "r"}]},
+}
 headless = {
     "metadata": {"namespace": "default", "name": "db"},
     "spec": {"clusterIP": "None", "ports": [{"port": 5}]},
@@ -51,7 +55,7 @@ ep = {"metadata": meta, "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports"
 
 
 class Api:
-    services = [svc, headless, own]
+    services = [svc, headless, own, named]
 
     def request(self, method, path):
         return {"items": self.services if path.endswith("/services") else [ep]}
@@ -66,7 +70,7 @@ def bound():
 api = Api()
 proxy = fake_proxy.NodePortProxy(api, bind="127.0.0.1", cluster_ips=True)
 proxy.sync()
-assert bound() == ["10.96.7.7/32", "10.96.7.8/32", "127.0.0.1/8"], bound()
+assert bound() == ["10.96.7.7/32", "10.96.7.8/32", "10.96.7.9/32", "127.0.0.1/8"], bound()
 with socket.create_connection(("10.96.7.7", 80), timeout=5) as conn:
     assert conn.recv(100) == b"hello from the endpoint"
 pod = socket.socket()  # the pod starting after its Service: its wildcard bind must still succeed
@@ -74,6 +78,9 @@ pod.bind(("0.0.0.0", 6379))
 pod.listen(1)
 with socket.create_connection(("10.96.7.8", 6379), timeout=5):
     pass  # the kernel hands the ClusterIP straight to the pod's own listener
+pod.close()
+pod = socket.socket()
+pod.bind(("0.0.0.0", 6380))  # the named port's pod, too
 pod.close()
 api.services = []
 proxy.sync()
