@@ -210,8 +210,8 @@ def test_db_app(runtime, fresh_lab, tmp_path):
         180,
     )
     assert sk("apps").out in ([], "", None)
-    # the real helm ran on the master: its cache, config and data stayed out of root's home (kubectl's
-    # ~/.kube is the runtime's: kubeadm's admin kubeconfig lives there until reset)
+    # the real helm ran on the master: its cache, config and data stayed out of root's home (~/.kube/cache
+    # is written by the runtime plugins' own kubectl calls, which do not pass --cache-dir yet)
     for m in lab.hosts:
         home = lab.exec_on(m, "ls -d /root/.cache/helm /root/.config/helm /root/.local/share/helm 2>&-; true")
         assert home.stdout.strip() == "", f"{m.name}: {home.stdout}"
