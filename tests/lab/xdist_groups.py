@@ -1,10 +1,9 @@
-"""Run the suite on several cores (``pytest -n N --dist loadgroup``, the README's test command) with the lab
-tests in two groups, each on one worker, one test after another: the whole-cluster scenarios
-(tests/e2e, tests/apps_lab, tests/faults) and the rest of the lab. Everything else is spread over the
-workers file by file, once a lab group is done, so a module's fixtures are built once.
+"""Run the suite on several cores (``pytest -n N --dist loadgroup``, the README's test command) with every
+lab test on one worker, one after another, as in a serial run; the other workers take every other file.
 
-Lab tests bring up hosts that share the machine's cores and wait on real daemons: more than two labs at once
-make all of them slower and their timeouts tighter; one lab at a time made the suite take over an hour.
+Lab tests bring up hosts that share the machine's cores and wait on real daemons. Two labs at once on this
+2-core machine made timing tests fail (the HA failover test's detection window, a restored link's first
+handshake), so the lab stays serial: the suite's time is the lab's time.
 
 xdist's own ``loadgroup`` reads ``xdist_group`` marks by rewriting node ids, which pytest ≥ 9.2 no longer
 allows (its node ids are structured); so the groups travel another way: each worker writes the group of
@@ -24,13 +23,9 @@ from typing import Any
 
 import pytest
 
-#: fixtures that bring up lab hosts (tests/lab/fixtures.py): their tests join a lab group
+#: fixtures that bring up lab hosts (tests/lab/fixtures.py): their tests join the lab group
 LAB_FIXTURES = frozenset({"lab", "fresh_lab", "fresh_hosts", "testinfra_host"})
 LAB_GROUP = "lab"
-#: the whole-cluster scenarios (install → … → reset through the CLI): long, with generous timeouts; they run
-#: in a group of their own, beside the lab's other tests, so the two halves of the lab take one worker each
-E2E_GROUP = "lab-e2e"
-E2E_DIRS = ("tests/e2e/", "tests/apps_lab/", "tests/faults/")
 GROUPS_ENV = "SEALKIT_XDIST_GROUPS"
 
 
@@ -41,15 +36,12 @@ def uses_lab(item: pytest.Item) -> bool:
 
 
 def group_of(item: pytest.Item) -> str:
-    path = item.nodeid.split("::", 1)[0]
-    if not uses_lab(item):
-        return path
-    return E2E_GROUP if path.startswith(E2E_DIRS) else LAB_GROUP
+    return LAB_GROUP if uses_lab(item) else item.nodeid.split("::", 1)[0]
 
 
 def _order(item: pytest.Item) -> int:
-    """The two lab groups first (the longest, each to a worker of its own), then every other file."""
-    return {E2E_GROUP: 0, LAB_GROUP: 1}.get(group_of(item), 2)
+    """The lab group first (the longest: it must not start last), then every other file."""
+    return 0 if uses_lab(item) else 1
 
 
 def _grouping(config: pytest.Config) -> bool:
@@ -100,7 +92,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                     self.groups.update(json.loads(one.read_text()))
             return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
 
-    # scopes in collection order (the workers put the lab groups first), not by their number of tests:
+    # scopes in collection order (the workers put the lab group first), not by their number of tests:
     # a file of a hundred quick tests must not start before an hour of lab
     config.option.loadscopereorder = False
     return GroupScheduling(config, log)

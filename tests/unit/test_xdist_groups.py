@@ -113,7 +113,7 @@ def test_without_xdist_nothing_is_grouped_or_reordered(tmp_path: Path) -> None:
     assert run.stdout.index("test_a") < run.stdout.index("test_b")
 
 
-def test_the_two_lab_groups_take_a_worker_each_before_any_other_file(tmp_path: Path) -> None:
+def test_the_lab_group_starts_first_and_stays_on_one_worker(tmp_path: Path) -> None:
     _write(tmp_path / "conftest.py", 'pytest_plugins = ["tests.lab.xdist_groups"]\n')
     _write(tmp_path / "pytest.ini", "[pytest]\nmarkers =\n    lab: lab\n")
     log = textwrap.dedent("""
@@ -122,24 +122,40 @@ def test_the_two_lab_groups_take_a_worker_each_before_any_other_file(tmp_path: P
             with open(os.environ["WHERE"], "a") as f:
                 f.write(json.dumps([name, os.environ.get("PYTEST_XDIST_WORKER"), time.monotonic()]) + "\\n")
     """)
-    for where, name in (("tests/e2e", "e2e"), ("tests/lab_x", "infra"), ("tests/unit", "unit")):
+    # the unit file has more tests: without our order xdist would start it first
+    files = (("tests/e2e", "e2e", 10), ("tests/lab_x", "infra", 10), ("tests/unit", "unit", 60))
+    for where, name, count in files:
         (tmp_path / where).mkdir(parents=True)
         mark = "pytestmark = pytest.mark.lab\n" if name != "unit" else ""
-        body = f'@pytest.mark.parametrize("n", range(30))\ndef test_{name}(n):\n    log("{name}")\n'
+        body = f'@pytest.mark.parametrize("n", range({count}))\ndef test_{name}(n):\n    log("{name}")\n'
         _write(tmp_path / where / f"test_{name}.py", log + mark + body)
-    where = tmp_path / "ran.jsonl"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup"],
-        cwd=tmp_path,
-        env={**os.environ, "WHERE": str(where), "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    ran = [json.loads(line) for line in where.read_text().splitlines()]
-    workers = {name: {w for n, w, _ in ran if n == name} for name in ("e2e", "infra", "unit")}
-    assert len(workers["e2e"]) == 1 and len(workers["infra"]) == 1 and workers["e2e"] != workers["infra"]
-    first_unit = min(t for n, _, t in ran if n == "unit")
-    first_labs = [min(t for n, _, t in ran if n == name) for name in ("e2e", "infra")]
-    assert max(first_labs) < first_unit  # both lab groups started before any other file
+
+    def run(workers: str) -> list[list]:
+        where = tmp_path / f"ran-{workers}.jsonl"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-n",
+                workers,
+                "--dist",
+                "loadgroup",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "WHERE": str(where), "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return [json.loads(line) for line in where.read_text().splitlines()]
+
+    ran = run("2")
+    assert len({w for n, w, _ in ran if n in ("e2e", "infra")}) == 1  # one lab at a time, on one worker
+    ran = run("1")  # one worker: the order of the work is all there is to see
+    last_lab = max(t for n, _, t in ran if n in ("e2e", "infra"))
+    assert last_lab < min(t for n, _, t in ran if n == "unit")  # the lab first, although the file is bigger
