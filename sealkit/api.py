@@ -120,6 +120,10 @@ class HostConnection(Protocol):
     raises ``StepFailed`` (its subclass ``CommandFailed``, with the stderr tail) when ``check`` is true,
     else the result carries ``rc``. ``env`` is exported in the command line — visible in ``ps``, so never
     put secrets there (write them to a 0600 file with ``put``). ``stdin`` bytes are fed to the command.
+    ``idempotent=True`` says running ``cmd`` twice does no harm (a read, a probe): if the SSH link dies
+    while it runs, the connection is re-dialled and ``cmd`` run again. Otherwise a lost link fails the
+    step with "connection lost … may or may not have completed", and the user re-runs (stand-ins that
+    take ``**kwargs`` accept it; the engine passes it only to its own reads).
 
     ``put(data, path, mode=0o644)``: content-addressed and atomic. Creates missing parent directories
     (``mkdir -p``), returns False without sending anything when the file already has that sha256 and
@@ -147,6 +151,7 @@ class HostConnection(Protocol):
         check: bool = True,
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
+        idempotent: bool = False,
     ) -> CommandResult: ...
 
     def put(

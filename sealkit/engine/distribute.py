@@ -369,24 +369,49 @@ def _send_direct(ctx: ClusterContext, host: HostRef, state: HostState, local: di
         return 0
     root = ctx.remote_rootfs
     manifest = {p: e.sha256 for p, e in local.items()}
-    stage = f".sealkit-staging.{os.getpid()}"
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as buf:
         with controller_io(
             f"spooling the rootfs tar for {host.ip} under", tempfile.gettempdir(), step="distribute"
         ):
             _write_tar(buf, state.rootfs, list(state.missing), manifest, list(state.prune))
         size = buf.tell()
-        buf.seek(0)
-        try:
-            host.conn.run(_install_script(root, stage), stdin=buf, timeout=None)
-        except SealkitError as err:
-            log.debug("%s: distribute: the install script failed: %s", host.ip, err)
-            why, hint = describe_failure(err)
-            raise StepFailed(
-                f"copying the rootfs into {root} failed: {why}", host=host.ip, step="distribute", hint=hint
-            ) from err
-    host.facts["bytes_sent"] = int(host.facts.get("bytes_sent", 0)) + size
-    return size
+        attempts = 0
+        while True:
+            buf.seek(0)
+            attempts += 1
+            host.facts["bytes_sent"] = int(host.facts.get("bytes_sent", 0)) + size
+            if _install(host, root, buf, last=attempts > DIRECT_RETRIES):
+                return size * attempts
+
+
+def _install(host: HostRef, root: str, tar: IO[bytes], *, last: bool) -> bool:
+    """Send one rootfs tar through the install script: True when it is in place, False when the SSH link
+    dropped and (not ``last``) the caller may send it again: the copy is idempotent (staged, verified,
+    then moved into place), so a dropped link costs one more send instead of the whole run."""
+    # a fresh staging name per attempt: a lost attempt's shell may still be removing its own
+    stage = f".sealkit-staging.{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        host.conn.run(_install_script(root, stage), stdin=tar, timeout=None)
+        return True
+    except SealkitError as err:
+        log.debug("%s: distribute: the install script failed: %s", host.ip, err)
+        if not last and link_lost(err):
+            log.warning("%s: the SSH link dropped while copying the rootfs; sending it again", host.ip)
+            return False
+        why, hint = describe_failure(err)
+        raise StepFailed(
+            f"copying the rootfs into {root} failed: {why}", host=host.ip, step="distribute", hint=hint
+        ) from err
+
+
+#: extra sends of a direct copy whose SSH link dropped mid-transfer (the connection re-dials first)
+DIRECT_RETRIES = 1
+
+
+def link_lost(err: BaseException) -> bool:
+    """The SSH link died while a command ran (not a timeout, not the command's own failure)."""
+    result = getattr(err, "result", None)
+    return result is not None and result.rc == -1 and "timed out" not in str(err)
 
 
 #: what a failed remote command's output may name as its cause (each has its own hint below)
@@ -408,7 +433,7 @@ def describe_failure(err: BaseException) -> tuple[str, str]:
     # previous errors"): the last line that names a known cause wins over the summary
     tail = next((ln for ln in reversed(lines) if any(c in ln.lower() for c in KNOWN_CAUSES)), "")
     tail = tail or (lines[-1] if lines else "")
-    if result.rc == -1 and "timed out" in str(err):
+    if result.rc == -1 and not link_lost(err):
         why = "it timed out"
     elif result.rc == -1:
         why = "the SSH session was lost"

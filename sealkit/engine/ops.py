@@ -1221,7 +1221,7 @@ def connect_each(
     now = time.time()
 
     def probe(conn: Any) -> dict[str, Any]:
-        out = conn.run(script or FACTS_SCRIPT, sudo=False, timeout=60).stdout
+        out = conn.run(script or FACTS_SCRIPT, sudo=False, timeout=60, idempotent=True).stdout  # a read
         return parse_facts(out, now, host=conn.target.label)
 
     down: dict[str, BaseException] = {}

@@ -98,7 +98,7 @@ def gather_facts(ctx: ClusterContext, hosts: list[Host]) -> None:
     now = time.time()
 
     def probe(conn):
-        result = conn.run(FACTS_SCRIPT, sudo=False, timeout=60)
+        result = conn.run(FACTS_SCRIPT, sudo=False, timeout=60, idempotent=True)  # a read
         return parse_facts(result.stdout, now, host=conn.target.label)
 
     results = ctx.fleet.map(probe, list(by_ip))

@@ -333,7 +333,8 @@ def verify_hosts(
     def probe(conn: object) -> Observed:
         ip = conn.target.address  # type: ignore[attr-defined]
         units, paths = asks[ip]
-        out = conn.run(command(units, paths), timeout=60).stdout  # type: ignore[attr-defined]
+        # a read: a link lost under it is re-dialled and the read asked again
+        out = conn.run(command(units, paths), timeout=60, idempotent=True).stdout  # type: ignore[attr-defined]
         return parse(out, units, paths, host=ip)
 
     verdicts: dict[str, HostVerdict] = {}

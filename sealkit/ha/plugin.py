@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sealkit.context import Endpoint
-from sealkit.errors import StepFailed, UsageError
+from sealkit.errors import ConnectError, StepFailed, UsageError
 from sealkit.ha import STRATEGIES, apply
 from sealkit.hookspecs import hookimpl
 
@@ -124,11 +124,19 @@ class HAPlugin:
         workers = [h for h in hosts if not h.is_master]
         failed = [
             err
-            for err in for_each_host(ctx, workers, lambda h: self._wait_backend_up(ctx, h)).values()
+            for err in for_each_host(ctx, workers, lambda h: self._wait_reachable_backend_up(ctx, h)).values()
             if isinstance(err, BaseException)
         ]
         if failed:
             raise failed[0]
+
+    def _wait_reachable_backend_up(self, ctx: ClusterContext, host: HostRef) -> None:
+        """:meth:`_wait_backend_up`, but a worker whose link is gone does not stop the others' upgrade: its
+        own upgrade step meets the same error and fails for that host alone, in the journal and `status`."""
+        try:
+            self._wait_backend_up(ctx, host)
+        except ConnectError as err:
+            ctx.log.warning("warning: %s: not waiting for its load balancer: %s", host.ip, err.message)
 
     def _wait_backend_up(self, ctx: ClusterContext, host: HostRef) -> None:
         timeout = BACKEND_UP_TIMEOUT

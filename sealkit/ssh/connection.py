@@ -22,7 +22,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -378,6 +378,9 @@ class Connection:
         self._sudo_lock = threading.Lock()
         self._bytes_lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(max_sessions)
+        self._probe_lock = threading.Lock()
+        #: the transport (by id) that last answered a liveness probe, and when
+        self._answered: dict[int, float] = {}
         self._transport: paramiko.Transport | None = None
         self._sudo_mode: str | None = None
         self._bytes_sent = 0
@@ -922,12 +925,17 @@ class Connection:
                 )
                 for th in threads:
                     th.start()
-                if not chan.status_event.wait(timeout):
-                    self._kill(chan)
+                ended = self._wait_status(chan, timeout, [*streams.values(), writer])
+                if ended != "exited":
+                    if ended == "timeout":
+                        self._kill(chan)
                     chan.close()
                     for th in threads:
                         th.join(1.0)
-                    raise _Timeout(bytes(streams["stdout"].buf), bytes(streams["stderr"].buf))
+                    out, err = bytes(streams["stdout"].buf), bytes(streams["stderr"].buf)
+                    if ended == "timeout":
+                        raise _Timeout(out, err)
+                    raise _Lost(out, err, TimeoutError(f"no answer from {self.host} on a silent link"))
                 rc = chan.recv_exit_status()
                 self._wait_output(chan, threads[:2], list(streams.values()))
                 writer_thread = threads[2]
@@ -948,6 +956,55 @@ class Connection:
                 return rc, out, err
             finally:
                 chan.close()
+
+    def _wait_status(
+        self, chan: paramiko.Channel, timeout: float | None, activity: Sequence[_Drain | _Feed]
+    ) -> str:
+        """Wait for the command's exit: "exited", "timeout", or "lost" when the link died under it.
+
+        A partition loses packets without a reset, so a channel waiting for its command would wait until
+        TCP gives up (about 15 minutes). As ssh's ServerAliveInterval does, a command that has been silent
+        both ways for ``keepalive`` seconds has its link asked for an answer (:meth:`_link_answers`);
+        none within ``connect_timeout`` means the link is gone.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        every = max(float(self.keepalive), 1.0)
+        while True:
+            left = every if deadline is None else min(every, deadline - time.monotonic())
+            if left <= 0:
+                return "timeout"
+            if chan.status_event.wait(left):
+                return "exited"
+            quiet = time.monotonic() - max(a.last for a in activity)
+            if quiet >= every and not self._link_answers(chan.get_transport()):
+                return "lost"
+
+    def _link_answers(self, t: paramiko.Transport) -> bool:
+        """One round trip on ``t`` (an OpenSSH ``keepalive@openssh.com`` request that wants a reply, which
+        sshd answers with a refusal); one probe at a time per connection, shared by its silent channels
+        (a reply within the last ``keepalive`` seconds answers for all of them). No reply within
+        ``connect_timeout``: ``t`` is retired and closed, so its other channels end too."""
+        with self._probe_lock:
+            if not t.is_active():
+                return False
+            if self._answered.get(id(t), 0.0) > time.monotonic() - self.keepalive:
+                return True
+            asked = threading.Thread(
+                target=t.global_request,
+                args=("keepalive@openssh.com",),
+                kwargs={"wait": True},
+                name=f"ssh-{self.host}-alive",
+                daemon=True,
+            )
+            asked.start()
+            asked.join(self.connect_timeout)
+            if not asked.is_alive() and t.is_active():
+                self._answered = {id(t): time.monotonic()}
+                return True
+        log.info("%s: no answer on the SSH link for %ss; it is gone", self.host, self.connect_timeout)
+        self._retire(t)
+        t.close()  # the probe thread returns once the transport is inactive
+        return False
 
     def _wait_output(
         self, chan: paramiko.Channel, readers: list[threading.Thread], drains: list[_Drain]
@@ -1297,6 +1354,8 @@ class _Feed:
         self.progress = progress
         self.abort = abort
         self.error: BaseException | None = None
+        #: when the host last took a chunk (a full window blocks sendall until it answers): liveness
+        self.last = time.monotonic()
         #: the controller could not read its own payload (disk error): the command is killed, never fed
         #: a truncated stdin it might take for the whole
         self.local_error: OSError | None = None
@@ -1320,6 +1379,7 @@ class _Feed:
                 sent = 0
                 while chunk := self._read(src):
                     self.chan.sendall(chunk)
+                    self.last = time.monotonic()
                     sent += len(chunk)
                     self.count(len(chunk))
                     if self.progress is not None:

@@ -67,6 +67,7 @@ class RecordingConnection:
         check: bool = True,
         stdin: object = None,
         env: dict[str, str] | None = None,
+        idempotent: bool = False,
     ) -> RecordedResult:
         self.commands.append(cmd)
         rc, out = 0, ""

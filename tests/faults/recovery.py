@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,38 +84,79 @@ def assert_names_host_and_step(sk: Sealkit, result: Result, host: str) -> Failur
     return failed[0]
 
 
+def journal_rows(sk: Sealkit) -> list[dict[str, Any]]:
+    """Every record of the cluster's journal, oldest first."""
+    path = sk.home / "clusters" / sk.cluster / "journal.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_for_record(
+    sk: Sealkit, match: Callable[[dict[str, Any]], bool], *, proc: Any, timeout: float, since: int = 0
+) -> dict[str, Any]:
+    """Poll the cluster's journal until a record after the first ``since`` ones satisfies ``match`` (the
+    run appends and fsyncs each record before the step acts) and return it; AssertionError if the run
+    exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for row in journal_rows(sk)[since:]:
+            if match(row):
+                return row
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"the run exited ({proc.returncode}) before the awaited step\n{err[-3000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no awaited journal record within {timeout:.0f}s")
+
+
 def wait_until_journaled(
     sk: Sealkit, host: str, step: str, status: str, *, proc: Any, timeout: float
 ) -> None:
-    """Poll the cluster's journal until ``step`` on ``host`` reaches ``status`` (the run appends and fsyncs
-    each record before the step acts); AssertionError if the run exits first or ``timeout`` passes."""
-    path = sk.home / "clusters" / sk.cluster / "journal.jsonl"
+    """Poll the cluster's journal until ``step`` on ``host`` reaches ``status``."""
+    wait_for_record(
+        sk,
+        lambda r: r["host"] == host and r["step"] == step and r["status"] == status,
+        proc=proc,
+        timeout=timeout,
+    )
+
+
+def ssh_sessions(lab: Lab, host: LabHost) -> list[int]:
+    """PIDs of the host's sshd session processes (every connection's privileged and user halves; not
+    the listener), as the host's own PID namespace numbers them."""
+    out = lab.exec_on(host, "ps -eo pid=,args=").stdout
+    pids = []
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if args.startswith("sshd:") and "listener" not in args and not args.startswith("sshd: /"):
+            pids.append(int(pid))
+    return pids
+
+
+def wait_until(what: str, check: Callable[[], bool], *, timeout: float, proc: Any = None) -> None:
+    """Poll ``check`` until true; AssertionError naming ``what`` on timeout or if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if row["host"] == host and row["step"] == step and row["status"] == status:
-                    return
-        if proc.poll() is not None:
+    while not check():
+        if proc is not None and proc.poll() is not None:
             _, err = proc.communicate()
-            raise AssertionError(
-                f"the run exited ({proc.returncode}) before {step} on {host} was {status}\n{err[-3000:]}"
-            )
+            raise AssertionError(f"the run exited ({proc.returncode}) before {what}\n{err[-3000:]}")
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
         time.sleep(0.05)
-    raise AssertionError(f"{step} on {host} was not {status} within {timeout:.0f}s")
 
 
-def assert_rootfs_whole(lab: Lab, host: LabHost, reference: LabHost) -> None:
-    """Nothing half-written under a final name in ``host``'s rootfs copy: no staging dir is left, every
-    file it has that the image lists is byte-identical to ``reference``'s, and a manifest, if there is
-    one, lists only files that are in place with that content."""
-    staging = lab.exec_on(
-        host, f"ls -a {ROOTFS} 2>/dev/null | grep '^.sealkit-staging' || true"
-    ).stdout.split()
-    assert staging == [], f"{host.ip}: staging left behind: {staging}"
+def staging_dirs(lab: Lab, host: LabHost) -> list[str]:
+    """The rootfs copy's staging directories on ``host`` (a transfer in flight, or one left behind)."""
+    return lab.exec_on(host, f"ls -a {ROOTFS} 2>/dev/null | grep '^.sealkit-staging' || true").stdout.split()
+
+
+def assert_rootfs_whole(lab: Lab, host: LabHost, reference: LabHost, *, staging_ok: bool = False) -> None:
+    """Nothing half-written under a final name in ``host``'s rootfs copy: every file it has that the
+    image lists is byte-identical to ``reference``'s, a manifest, if there is one, lists only files that
+    are in place with that content, and (unless ``staging_ok``: a killed controller cannot clean up; its
+    next run does) no staging dir is left."""
+    staging = staging_dirs(lab, host)
+    assert staging_ok or staging == [], f"{host.ip}: staging left behind: {staging}"
     # the manifest's notation: a file's sha256, "symlink:<target>" for a link, "dir" for an empty dir
     listing = (
         "cd {0} 2>/dev/null || exit 0; find . -path './.sealkit-*' -prune -o -type f -print0 | xargs -0r "

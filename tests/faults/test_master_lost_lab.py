@@ -3,10 +3,8 @@ next minor succeeds on every live host (the dead one is reported as not upgraded
 deleted with `--force`, a fresh master added in its place, and the fresh master's registry serves the
 cluster's images to the node pull account.
 
-(tests/faults/test_master_down_lab.py covers `add --nodes` with master 1 down on k3s. A k3s variant of this
-test waits for the k3s contract fake: its agent, restarted by the upgrade, dials only the --server it was
-given, where k3s restores the servers it learned from <data-dir>/agent/etc/k3s-agent-load-balancer.json —
-k3s-io/k3s pkg/agent/loadbalancer/config.go, same at v1.34.8-k3s1, v1.35.5-k3s1, v1.36.1-k3s1 commits.)
+(tests/faults/test_master_down_lab.py is the k3s version: with master 1 down, `add --nodes`, a pinned
+pod's image pull on the new node and `upgrade` to the next minor.)
 
 Needs `delete --masters <down master> --force` to drain the dead host from a live master: on the current
 engine that step raised KeyError (exit 3) because the drain looked the host's connection up.

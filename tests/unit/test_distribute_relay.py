@@ -757,3 +757,58 @@ def test_symlinks_inside_and_empty_dirs_reach_the_host_and_a_rerun_sends_nothing
     assert not _sync_locally(v2, host).in_sync
     assert _tree(host) == _tree(v2)
     assert _sync_locally(v2, host).in_sync
+
+
+class _FlakyLink:
+    """A host connection that runs commands locally and drops the link under the first ``drops`` sends
+    after reading half their stdin (as a killed sshd session does)."""
+
+    def __init__(self, drops: int, *, timeout: bool = False) -> None:
+        self.drops, self.timeout, self.sends = drops, timeout, []
+
+    def run(self, cmd: str, *, stdin=None, timeout=None, **_: object):
+        from sealkit.ssh.connection import CommandFailed, Result
+
+        data = stdin.read()
+        self.sends.append(len(data))
+        if len(self.sends) <= self.drops:
+            what = "command timed out after 5s" if self.timeout else "connection lost while running"
+            raise CommandFailed(f"{what}: {cmd[:20]}", result=Result("h", cmd, -1, "", ""))
+        subprocess.run(["sh", "-c", cmd], input=data, check=True, capture_output=True)
+        return Result("h", cmd, 0, "", "")
+
+
+def _direct(tmp_path: Path, link: _FlakyLink) -> tuple[Path, int]:
+    from types import SimpleNamespace
+
+    rootfs = tmp_path / "img"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "bin/k3s").write_bytes(os.urandom(4096))
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    local = local_manifest(rootfs)
+    st = _state_from_probe("h", rootfs, local, "{}---sizes---\n")
+    host = SimpleNamespace(ip="h", conn=link, facts={})
+    ctx = SimpleNamespace(remote_rootfs=str(host_dir))
+    return host_dir, d._send_direct(ctx, host, st, local)
+
+
+def test_a_direct_copy_whose_link_dropped_is_sent_once_more_and_lands_whole(tmp_path: Path) -> None:
+    link = _FlakyLink(drops=1)
+    host_dir, sent = _direct(tmp_path, link)
+    assert len(link.sends) == 2 and link.sends[0] == link.sends[1] == sent // 2  # the whole tar, twice
+    assert (host_dir / "bin/k3s").read_bytes() == (tmp_path / "img/bin/k3s").read_bytes()
+    assert json.loads((host_dir / d.MANIFEST_NAME).read_text()).keys() == {"bin/k3s"}
+    assert not [p for p in host_dir.iterdir() if p.name.startswith(".sealkit-staging")]
+
+
+@pytest.mark.parametrize("timeout", [False, True])
+def test_a_direct_copy_gives_up_after_a_second_drop_and_never_retries_a_timeout(
+    tmp_path: Path, timeout: bool
+) -> None:
+    link = _FlakyLink(drops=2, timeout=timeout)
+    with pytest.raises(d.StepFailed) as failed:
+        _direct(tmp_path, link)
+    assert len(link.sends) == (1 if timeout else 2)
+    assert ("timed out" if timeout else "the SSH session was lost") in failed.value.message
+    assert failed.value.host == "h" and failed.value.step == "distribute"

@@ -964,3 +964,28 @@ def test_workers_upgrade_only_once_their_lb_sees_an_apiserver_again(tmp_path: Pa
     with pytest.raises(StepFailed) as err:
         ctx.pm.hook.sealkit_pre_phase(ctx=ctx, phase="upgrade-nodes", hosts=hosts)
     assert err.value.host == "10.0.0.5" and "10.0.0.2:6443=DOWN" in err.value.message
+
+
+def test_a_worker_whose_link_is_gone_does_not_hold_back_the_others_upgrade(tmp_path: Path, caplog) -> None:
+    """Old code: the lost worker's ConnectError aborted the run before any worker upgraded (exit 4, no
+    journaled step); now its own upgrade step meets the error and fails for it alone."""
+    from sealkit.errors import ConnectError
+    from sealkit.testing.fixtures import make_context
+
+    class Runtime:
+        @hookimpl
+        def sealkit_runtime_info(self) -> RuntimeInfo:
+            return RuntimeInfo(name="test")
+
+    ctx = make_context(Runtime(), masters=["10.0.0.2"], nodes=["10.0.0.5", "10.0.0.6"], state_dir=tmp_path)
+
+    def partitioned(_cmd: str) -> tuple[int, str]:
+        lost = "connection to 10.0.0.5 lost and not back within 30s"
+        raise ConnectError(lost, host="10.0.0.5", step="connect")
+
+    ctx.hosts["10.0.0.5"].conn.responses.append(("show stat", partitioned))
+    ctx.hosts["10.0.0.6"].conn.responses.append(("show stat", lambda _c: (0, _stat(("10.0.0.2:6443", "UP")))))
+    caplog.set_level("WARNING")
+    ctx.pm.hook.sealkit_pre_phase(ctx=ctx, phase="upgrade-nodes", hosts=list(ctx.hosts.values()))
+    assert any("show stat" in c for c in ctx.hosts["10.0.0.6"].conn.commands)  # the other one was asked
+    assert "10.0.0.5: not waiting for its load balancer: connection to 10.0.0.5 lost" in caplog.text

@@ -379,7 +379,8 @@ def test_connect_each_keeps_each_hosts_own_error(tmp_path, monkeypatch):
             self.ip = ip
             self.target = SimpleNamespace(address=ip, label=ip)
 
-        def run(self, cmd, sudo=None, timeout=None):
+        def run(self, cmd, sudo=None, timeout=None, idempotent=False):
+            assert idempotent  # a read: a dropped link is re-dialled and the facts asked again
             if self.ip == W1:
                 raise ConnectError("cannot connect: Connection refused", host=W1, step="connect")
             return SimpleNamespace(stdout="hostname=m1\narch=x86_64\nnow=1\n")

@@ -212,6 +212,54 @@ def test_a_host_that_comes_back_within_the_window_is_reached(monkeypatch):
     assert conn.reconnects == 1 and second.commands == ["true"]
 
 
+class QuietTransport(FakeTransport):
+    """Its commands print nothing and exit after ``runs_for`` seconds (None: never, as on a partitioned
+    link); ``answers`` says whether the link replies to a keepalive request (False: a partition, the
+    request blocks until the transport is closed, as paramiko's does)."""
+
+    def __init__(self, runs_for: float | None, answers: bool) -> None:
+        super().__init__([], ok)
+        self.runs_for, self.answers, self.probes = runs_for, answers, 0
+
+    def open_session(self, timeout: float | None = None) -> FakeChannel:
+        chan = FakeChannel(self, lambda command: (0, b""))
+        chan.exec_command = lambda command: self._start(chan, command)  # type: ignore[method-assign]
+        return chan
+
+    def _start(self, chan: FakeChannel, command: str) -> None:
+        self.commands.append(command)
+        chan.rc = 0
+        if self.runs_for is not None:
+            threading.Timer(self.runs_for, chan.status_event.set).start()
+
+    def global_request(self, kind: str, data: object = None, wait: bool = True) -> None:
+        assert kind == "keepalive@openssh.com" and wait
+        self.probes += 1
+        while not self.answers and self.active:
+            time.sleep(0.01)
+
+
+def test_a_command_on_a_link_that_went_silent_is_lost_in_seconds_not_when_tcp_gives_up(monkeypatch):
+    """Old code waited for the exit status until TCP gave up (~15 min): a partition mid-upgrade hung."""
+    dead, spare = QuietTransport(None, answers=False), FakeTransport([], ok)
+    conn = conn_with(monkeypatch, [dead, spare], keepalive=1, connect_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(CommandFailed) as exc:
+        conn.run("k3s-upgrade --to v1.36")  # not idempotent: never run again behind the user's back
+    took = time.monotonic() - started
+    assert 1.4 < took < 5, took  # a keepalive interval of silence, then one unanswered probe
+    assert exc.value.message.startswith("connection lost while running")
+    assert "lost during" in (exc.value.hint or "")
+    assert dead.closed and dead.probes == 1 and spare.commands == []
+
+
+def test_a_long_silent_command_on_a_live_link_is_left_to_finish(monkeypatch):
+    live = QuietTransport(2.6, answers=True)
+    conn = conn_with(monkeypatch, [live], keepalive=1, connect_timeout=0.5)
+    assert conn.run("sleep 2.6").ok
+    assert live.probes >= 1 and not live.closed and conn.reconnects == 0
+
+
 @pytest.mark.parametrize(
     ("stderr", "fix", "not_fix"),
     [
