@@ -17,8 +17,9 @@ from its ``fix:`` lines by tests/faults/recovery.py) and asserts convergence: ev
    controller's SSH sessions to it are killed (its sshd processes, by PID) in the same transfer: the
    copy is idempotent, so the run re-dials, sends it again and converges;
 5. the controller itself killed (SIGKILL, no chance to clean up) in every phase of an `add`, one phase
-   per run (on kubeadm, for CI time, in the copy, the registry sync and the join): after each kill the host is "pending" and nothing half-written stands under a final name, and
-   the same command, run again, finally converges;
+   per run (on kubeadm, for CI time, in the copy, the registry sync and the join): after each kill the
+   host is "pending" and nothing half-written stands under a final name, and the same command, run
+   again, finally converges;
 6. a worker cut off the network (packets lost, no reset) during an upgrade, for longer than the
    reconnect window: the upgrade fails naming it and its step; the link comes back and the recommended
    command brings it to the new version.
