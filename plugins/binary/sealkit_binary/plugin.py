@@ -827,6 +827,22 @@ class _Changed:
         return self.units.get(unit, False)
 
 
+def reset_pods_script(ctr: str) -> str:
+    """Remove the pods' tasks, containers and images from CRI's namespace k8s.io while containerd still
+    runs (``ctr`` is the client to use), then stop what is left of the kubelet's systemd slice."""
+    k = f"{ctr} -n k8s.io"
+    return (
+        f"if [ -S {CRI_SOCKET} ] && command -v {ctr} >/dev/null 2>&1; then "
+        f'for t in $({k} tasks ls -q); do {k} tasks kill -s SIGKILL "$t"; '
+        f'{k} tasks delete -f "$t"; done >/dev/null 2>&1; '
+        f"{k} containers ls -q | xargs -r {k} containers delete >/dev/null 2>&1; "
+        # --sync: the garbage collection (snapshot dirs included) ends before containerd is stopped
+        f"{k} images ls -q | xargs -r {k} images rm --sync >/dev/null 2>&1; fi; "
+        # whatever is left of the pods: the kubelet's systemd slice (cgroupDriver: systemd)
+        "systemctl stop kubepods.slice >/dev/null 2>&1; true"
+    )
+
+
 class Runtime:
     """Hook implementations of the binary runtime."""
 
@@ -1220,18 +1236,7 @@ class Runtime:
                 res.stderr.strip()[-200:],
             )
         # pods: CRI's namespace k8s.io (tasks, containers, images), while containerd still runs
-        ctr = f"{BIN_DIR}/ctr" if "ctr" in ours else "ctr"
-        k = f"{ctr} -n k8s.io"
-        run(
-            f"if [ -S {CRI_SOCKET} ] && command -v {ctr} >/dev/null 2>&1; then "
-            f'for t in $({k} tasks ls -q); do {k} tasks kill -s SIGKILL "$t"; '
-            f'{k} tasks delete -f "$t"; done >/dev/null 2>&1; '
-            f"{k} containers ls -q | xargs -r {k} containers delete >/dev/null 2>&1; "
-            f"{k} images ls -q | xargs -r {k} images rm >/dev/null 2>&1; fi; "
-            # whatever is left of the pods: the kubelet's systemd slice (cgroupDriver: systemd)
-            "systemctl stop kubepods.slice >/dev/null 2>&1; true",
-            timeout=300,
-        )
+        run(reset_pods_script(f"{BIN_DIR}/ctr" if "ctr" in ours else "ctr"), timeout=300)
         for unit in (SCHEDULER_UNIT, CONTROLLER_MANAGER_UNIT, APISERVER_UNIT, ETCD_UNIT):
             hostops.remove_unit(host, unit)
         if ours:

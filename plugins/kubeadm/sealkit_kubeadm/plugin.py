@@ -805,7 +805,8 @@ def containerd_reset_script(ours: bool) -> str:
         'if grep -qsF \'Managed by sealkit\' "$d/hosts.toml"; then rm -rf "$d"; fi; done; '
         "if systemctl is-active -q containerd; then "
         "if command -v ctr >/dev/null 2>&1; then "
-        "ctr -n k8s.io images ls -q | xargs -r ctr -n k8s.io images rm >/dev/null || exit 1; fi; "
+        # --sync: the garbage collection (snapshot dirs included) ends before the restart, not after it
+        "ctr -n k8s.io images ls -q | xargs -r ctr -n k8s.io images rm --sync >/dev/null || exit 1; fi; "
         "systemctl restart containerd; fi"
     )
 
