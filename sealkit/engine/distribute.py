@@ -410,8 +410,7 @@ DIRECT_RETRIES = 1
 
 def link_lost(err: BaseException) -> bool:
     """The SSH link died while a command ran (not a timeout, not the command's own failure)."""
-    result = getattr(err, "result", None)
-    return result is not None and result.rc == -1 and "timed out" not in str(err)
+    return bool(getattr(err, "link_lost", False))
 
 
 #: what a failed remote command's output may name as its cause (each has its own hint below)

@@ -91,11 +91,16 @@ def _prefer_aead(t: paramiko.Transport) -> None:
 
 
 class CommandFailed(StepFailed):
-    """A remote command exited non-zero (or timed out); ``result`` holds what it printed."""
+    """A remote command exited non-zero (or timed out); ``result`` holds what it printed. ``link_lost``:
+    the SSH link died while it ran, so it may or may not have completed (a caller whose whole operation
+    is idempotent may send it again)."""
 
-    def __init__(self, message: str, *, result: Result, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, result: Result, hint: str | None = None, link_lost: bool = False
+    ) -> None:
         super().__init__(message, host=result.host, step="run", hint=hint)
         self.result = result
+        self.link_lost = link_lost
 
 
 def lost_hint(host: str, what: str) -> str:
@@ -379,8 +384,8 @@ class Connection:
         self._bytes_lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(max_sessions)
         self._probe_lock = threading.Lock()
-        #: the transport (by id) that last answered a liveness probe, and when
-        self._answered: dict[int, float] = {}
+        #: the transport that last answered a liveness probe, and when
+        self._answered: tuple[paramiko.Transport | None, float] = (None, 0.0)
         self._transport: paramiko.Transport | None = None
         self._sudo_mode: str | None = None
         self._bytes_sent = 0
@@ -828,6 +833,7 @@ class Connection:
                 f"connection lost while running: {brief(cmd)}",
                 result=res,
                 hint=lost_hint(self.host, "this command"),
+                link_lost=True,
             ) from e.cause
         except _Timeout as e:
             res = Result(
@@ -987,7 +993,8 @@ class Connection:
         with self._probe_lock:
             if not t.is_active():
                 return False
-            if self._answered.get(id(t), 0.0) > time.monotonic() - self.keepalive:
+            answered, when = self._answered
+            if answered is t and when > time.monotonic() - self.keepalive:
                 return True
             asked = threading.Thread(
                 target=t.global_request,
@@ -999,7 +1006,7 @@ class Connection:
             asked.start()
             asked.join(self.connect_timeout)
             if not asked.is_alive() and t.is_active():
-                self._answered = {id(t): time.monotonic()}
+                self._answered = (t, time.monotonic())
                 return True
         log.info("%s: no answer on the SSH link for %ss; it is gone", self.host, self.connect_timeout)
         self._retire(t)
@@ -1058,6 +1065,7 @@ class Connection:
                 f"connection lost while reading {remote_path}",
                 result=res,
                 hint=lost_hint(self.host, f"reading {remote_path}"),
+                link_lost=True,
             ) from e.cause
         if rc != 0:
             res = Result(self.host, f"cat -- {remote_path}", rc, "", err.decode(errors="replace"))
@@ -1151,6 +1159,7 @@ class Connection:
                 f"connection lost while uploading {remote_path}",
                 result=res,
                 hint=lost_hint(self.host, f"the upload of {remote_path} (the target is untouched)"),
+                link_lost=True,
             ) from e.cause
         if rc != 0:
             text = err.decode(errors="replace")
@@ -1194,6 +1203,7 @@ class Connection:
                 f"connection lost while moving the upload into {remote_path}",
                 result=res,
                 hint=lost_hint(self.host, f"the upload of {remote_path}"),
+                link_lost=True,
             ) from e.cause
         if rc != 0:
             text = err.decode(errors="replace")

@@ -19,6 +19,7 @@ from typing import Any
 from tests.e2e.driver import Result, Sealkit, kubectl_nodes
 from tests.lab.core import Lab
 from tests.lab.model import LabHost
+from tests.workloads.harness import wait_for
 
 ROOTFS = "/var/lib/sealkit/rootfs"
 MANIFEST = ".sealkit-manifest.json"
@@ -135,14 +136,15 @@ def ssh_sessions(lab: Lab, host: LabHost) -> list[int]:
 
 
 def wait_until(what: str, check: Callable[[], bool], *, timeout: float, proc: Any = None) -> None:
-    """Poll ``check`` until true; AssertionError naming ``what`` on timeout or if ``proc`` exits first."""
-    deadline = time.monotonic() + timeout
-    while not check():
+    """:func:`tests.workloads.harness.wait_for` at 50 ms, failing at once if ``proc`` exits first."""
+
+    def ready() -> bool:
         if proc is not None and proc.poll() is not None:
             _, err = proc.communicate()
             raise AssertionError(f"the run exited ({proc.returncode}) before {what}\n{err[-3000:]}")
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
-        time.sleep(0.05)
+        return check()
+
+    wait_for(what, ready, timeout, every=0.05)
 
 
 def staging_dirs(lab: Lab, host: LabHost) -> list[str]:

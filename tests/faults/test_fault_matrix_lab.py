@@ -30,6 +30,7 @@ whatever state it left (its own assertions then say so).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -168,25 +169,31 @@ def test_worker_killed_mid_join_then_the_recommended_command_converges(bench: Be
     lab, sk, victim = bench.lab, bench.sk, bench.spare[2]
     argv = ("add", "--nodes", victim.ip)
     proc = sk.popen(*argv)
-    try:
+    with _killed_on_error(proc):
         wait_until_journaled(sk, victim.ip, "join-node", "started", proc=proc, timeout=300)
         lab.stop_host(victim)
-        out, err = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    result = Result(proc.returncode, json.loads(out) if out.strip() else out, err)
+    result = _finish(proc)
     assert_names_host_and_step(sk, result, victim.ip)
     status = {row["host"]: row for row in sk("status", check=False).out}
     assert status[victim.ip].get("member") == "pending", status[victim.ip]
 
     lab.start_host(victim)  # the host is back
-    sk(*recommended(argv, err))
+    sk(*recommended(argv, result.err))
     bench.joined.add(victim.hostname)
     assert_rootfs_whole(lab, victim, bench.master)
     assert_converged(sk, bench.kubeconfig, bench.joined)
     bench.durations["killed mid-join"] = time.monotonic() - started
+
+
+@contextlib.contextmanager
+def _killed_on_error(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """A run the test waits on does not outlive the test's own failure."""
+    try:
+        yield
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def _finish(proc: subprocess.Popen[str]) -> Result:
@@ -206,15 +213,16 @@ def _copying(bench: Bench, victim: LabHost, argv: tuple[str, ...]) -> subprocess
     stale = set(staging_dirs(bench.lab, victim))
     since = len(journal_rows(bench.sk))
     proc = bench.sk.popen(*argv)
-    wait_for_record(
-        bench.sk,
-        lambda r: r["phase"] == "distribute" and r["status"] == "started",
-        proc=proc,
-        timeout=300,
-        since=since,
-    )
-    in_flight = lambda: bool(set(staging_dirs(bench.lab, victim)) - stale)  # noqa: E731
-    wait_until(f"a new staging dir on {victim.ip}", in_flight, timeout=120, proc=proc)
+    with _killed_on_error(proc):
+        wait_for_record(
+            bench.sk,
+            lambda r: r["phase"] == "distribute" and r["status"] == "started",
+            proc=proc,
+            timeout=300,
+            since=since,
+        )
+        in_flight = lambda: bool(set(staging_dirs(bench.lab, victim)) - stale)  # noqa: E731
+        wait_until(f"a new staging dir on {victim.ip}", in_flight, timeout=120, proc=proc)
     return proc
 
 
@@ -236,9 +244,10 @@ def test_host_lost_then_ssh_session_killed_mid_transfer_then_converges(bench: Be
         # fault 2: during the command the error recommends, every sshd session on the host is killed (by
         # PID) mid-transfer; the copy is idempotent, so sealkit re-dials and sends it again by itself
         proc = _copying(bench, victim, recommended(argv, lost.err))
-        sessions = ssh_sessions(lab, victim)
-        assert sessions, "no sshd session to kill while the copy runs"
-        lab.exec_on(victim, "kill -9 " + " ".join(map(str, sessions)))
+        with _killed_on_error(proc):
+            sessions = ssh_sessions(lab, victim)
+            assert sessions, "no sshd session to kill while the copy runs"
+            lab.exec_on(victim, "kill -9 " + " ".join(map(str, sessions)))
         again = _finish(proc)
     finally:
         lab.unshape(host=victim)
@@ -316,13 +325,14 @@ def test_partition_during_upgrade_then_the_recommended_command_converges(bench: 
     try:
         # the worker's connection is up (the upgrade rendered its config through it); the link goes
         # silent while the masters upgrade, so the worker's own step meets it
-        wait_for_record(
-            sk,
-            lambda r: r["phase"] == "upgrade-masters" and r["status"] == "started",
-            proc=proc,
-            timeout=600,
-            since=since,
-        )
+        with _killed_on_error(proc):
+            wait_for_record(
+                sk,
+                lambda r: r["phase"] == "upgrade-masters" and r["status"] == "started",
+                proc=proc,
+                timeout=600,
+                since=since,
+            )
         lab.cut(victim)  # until the run ends: longer than the reconnect window
         failed = _finish(proc)
     finally:

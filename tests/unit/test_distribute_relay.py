@@ -653,7 +653,9 @@ def test_failure_messages_carry_no_script_and_hint_at_the_cause() -> None:
     why, hint = d.describe_failure(full)
     assert "import ctypes" not in why and "No space left" in why and "exit status 2" in why
     assert "free space" in hint
-    lost = CommandFailed(f"connection lost while running: {script}", result=Result("h", script, -1, "", ""))
+    lost = CommandFailed(
+        f"connection lost while running: {script}", result=Result("h", script, -1, "", ""), link_lost=True
+    )
     why, hint = d.describe_failure(lost)
     assert why == "the SSH session was lost" and "network" in hint and "free space" not in hint
 
@@ -773,7 +775,9 @@ class _FlakyLink:
         self.sends.append(len(data))
         if len(self.sends) <= self.drops:
             what = "command timed out after 5s" if self.timeout else "connection lost while running"
-            raise CommandFailed(f"{what}: {cmd[:20]}", result=Result("h", cmd, -1, "", ""))
+            raise CommandFailed(
+                f"{what}: {cmd[:20]}", result=Result("h", cmd, -1, "", ""), link_lost=not self.timeout
+            )
         subprocess.run(["sh", "-c", cmd], input=data, check=True, capture_output=True)
         return Result("h", cmd, 0, "", "")
 
